@@ -16,6 +16,10 @@ __all__ = [
     "HANDSHAKE_MAX_FRAME",
     "MAX_FRAME",
     "PROTOCOL_VERSION",
+    "REJECT_BUSY",
+    "REJECT_VERSION",
+    "REJECT_WRONG_CODE",
+    "REJECT_WRONG_SESSION",
     "Bye",
     "Confirm",
     "Envelope",
@@ -85,9 +89,15 @@ class Confirm(msgspec.Struct, frozen=True, tag=True):
 
 
 class Reject(msgspec.Struct, frozen=True, tag=True):
-    """Sent before closing to say why ("wrong-code", "wrong-session", "version", "busy")."""
+    """Sent before closing to say why, usually one of the REJECT_* reasons."""
 
     reason: str
+
+
+REJECT_WRONG_CODE: Final = "wrong-code"
+REJECT_WRONG_SESSION: Final = "wrong-session"
+REJECT_VERSION: Final = "version"
+REJECT_BUSY: Final = "busy"
 
 
 HandshakeMsg = Spake | Confirm | Reject
