@@ -161,6 +161,10 @@ class Bye(msgspec.Struct, frozen=True, tag=True):
 
 Envelope = Hello | Sync | Presence | Peers | Ping | Pong | Bye
 
+# msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 in a string
+# (msgspec/msgspec#714), so both mean "malformed" here.
+_DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeDecodeError)
+
 _encoder: Final = msgspec.msgpack.Encoder()
 # msgspec's stubs cannot infer a Decoder's type from a union, hence the explicit annotations.
 _handshake_decoder: Final[msgspec.msgpack.Decoder[HandshakeMsg]] = msgspec.msgpack.Decoder(
@@ -185,7 +189,7 @@ def decode_handshake(data: bytes) -> HandshakeMsg:
     """Decode one handshake frame body; raises MalformedFrame or UnsupportedVersion."""
     try:
         msg = _handshake_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise MalformedFrame(f"bad handshake message: {exc}") from exc
     if isinstance(msg, Spake):
         _check_version(msg.version)
@@ -201,7 +205,7 @@ def decode_envelope(data: bytes) -> Envelope:
     """Decode one envelope; raises MalformedFrame or UnsupportedVersion."""
     try:
         env = _envelope_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         raise MalformedFrame(f"bad envelope: {exc}") from exc
     if isinstance(env, Hello):
         _check_version(env.version)

@@ -172,6 +172,8 @@ def test_spake_with_another_version_is_unsupported() -> None:
         msgspec.msgpack.encode({"type": "Confirm", "mac": "not bytes"}),
         msgspec.msgpack.encode({"mac": b"no tag"}),
         msgspec.msgpack.encode([1, 2, 3]),
+        b"\x81\xa4type\xa1\x80",  # invalid UTF-8 in the tag: msgspec raises UnicodeDecodeError
+        b"\x82\xa4type\xa6Reject\xa6reason\xa1\xff",  # invalid UTF-8 in a field
     ],
 )
 def test_bad_handshake_bytes_are_malformed(data: bytes) -> None:
@@ -264,6 +266,8 @@ def test_hello_with_another_version_is_unsupported() -> None:
             }
         ),
         encode_handshake(Reject(reason="busy")),
+        b"\x81\xa4type\xa5\x00\x00\x00\x00\x80",
+        b"\x83\xa4type\xa3Bye\xa6reason\xa2\xc3\x28",
     ],
 )
 def test_bad_envelope_bytes_are_malformed(data: bytes) -> None:
