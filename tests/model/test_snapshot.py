@@ -1,0 +1,92 @@
+"""The incrementally maintained snapshot always equals a fresh read of the document."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model.session import Session
+from model.snapshot import SnapshotBuilder, touched_by
+from tests.replicas import replica_of, sync_pair
+
+ACTIONS = st.lists(
+    st.tuples(st.sampled_from(["add", "edit", "delete", "mark", "advance", "join", "sync"]),
+              st.integers(0, 1), st.text(min_size=1, max_size=12)),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=ACTIONS)
+def test_incremental_snapshot_equals_full_read(session: Session, steps) -> None:  # type: ignore[no-untyped-def]
+    session = Session(session.doc.fork(), actor=session.actor)
+    bob = replica_of(session, "Bob")
+    replicas = (session, bob)
+    for action, who, text in steps:
+        replica = replicas[who]
+        items = replica.snapshot.items
+        if not text.strip():
+            text = "x" + text
+        if action == "add":
+            replica.add_item("question", text)
+        elif action == "edit" and items:
+            replica.edit_item(items[0].id, text)
+        elif action == "delete" and items:
+            replica.delete_item(items[-1].id)
+        elif action == "mark" and items:
+            replica.mark_answered(items[0].id)
+        elif action == "advance" and session.snapshot.control.phase.index < 3:
+            session.advance()
+        elif action == "join":
+            replica.join(text)
+        elif action == "sync":
+            sync_pair(session, bob)
+    sync_pair(session, bob)
+    for replica in replicas:
+        assert replica.snapshot == SnapshotBuilder(replica.doc).snapshot
+
+
+def test_refresh_without_change_reports_nothing(session: Session) -> None:
+    assert session.refresh() is False
+
+
+def test_patch_parsing() -> None:
+    root = ('Patch { obj: Root, path: [], action: PutMap { key: "phase", value: '
+            '(Scalar(Int(2)), Id(9, ActorID("48b3"), 0)), conflict: false } }')
+    assert touched_by(root) == ("phase", None)
+    in_item = ('Patch { obj: Id(3, ActorID("ab"), 0), path: [(Root, Map("items")), '
+               '(Id(1, ActorID("ab"), 0), Map("abc")), (Id(2, ActorID("ab"), 0), '
+               'Map("text"))], action: SpliceText { index: 0, value: x, marks: None } }')
+    assert touched_by(in_item) == ("items", "abc")
+    new_item = ('Patch { obj: Id(1, ActorID("ab"), 0), path: [(Root, Map("items"))], '
+                'action: PutMap { key: "f00d", value: x, conflict: false } }')
+    assert touched_by(new_item) == ("items", "f00d")
+    deleted = ('Patch { obj: Id(1, ActorID("ab"), 0), path: [(Root, Map("items"))], '
+               'action: DeleteMap { key: "f00d" } }')
+    assert touched_by(deleted) == ("items", "f00d")
+    control = ('Patch { obj: Id(4, ActorID("ab"), 0), path: [(Root, Map("control")), '
+               '(Id(1, ActorID("ab"), 0), Map("ab"))], action: Insert { index: 0 } }')
+    assert touched_by(control) == ("control", None)
+    assert touched_by("garbage") is None
+
+
+def test_unknown_keys_are_kept_and_ignored(session: Session) -> None:
+    from automerge.core import ROOT, ObjType, ScalarType
+
+    from model.reading import child
+
+    items = child(session.doc, ROOT, "items", ObjType.Map)
+    item_id = session.add_item("note", "x")
+    item = child(session.doc, items, item_id, ObjType.Map)  # type: ignore[arg-type]
+    with session.doc.transaction() as tx:
+        tx.put(ROOT, "future_feature", ScalarType.Str, "kept")
+        tx.put(item, "colour", ScalarType.Str, "teal")  # type: ignore[arg-type]
+    session.refresh()
+    session.add_item("note", "y")
+    reloaded = Session(type(session.doc).load(session.save()))
+    assert reloaded.doc.get(ROOT, "future_feature")[0][1] == "kept"  # type: ignore[index]
+    item = child(reloaded.doc, child(reloaded.doc, ROOT, "items", ObjType.Map), item_id,  # type: ignore[arg-type]
+                 ObjType.Map)
+    assert reloaded.doc.get(item, "colour")[0][1] == "teal"  # type: ignore[arg-type,index]
+    assert len(reloaded.snapshot.items) == 2

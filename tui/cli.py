@@ -1,0 +1,164 @@
+"""The ``cercle`` command line: parse, build, run.
+
+Exit codes: 0 on success, 2 on bad usage (argparse), 1 with a one-line
+message on any failure the user can act on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from model import export, sessionfile
+from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from model.session import Session
+
+
+class CommandError(Exception):
+    """A failure to report in one line, exit code 1."""
+
+
+def _write_output(data: bytes, out: str | None) -> None:
+    if out is None or out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        sessionfile.write_atomic(out, data)
+
+
+def _open_session(path: str) -> Session:
+    loaded = sessionfile.load(path)
+    if loaded.newer_format:
+        print(f"cercle: note: {path} was written by a newer Cercle (format "
+              f"{loaded.format}); parts this version does not know are kept but not shown",
+              file=sys.stderr)
+    return Session(loaded.doc)
+
+
+def cmd_new(args: argparse.Namespace) -> None:
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise CommandError(f"{out} already exists (use --force to replace it)")
+    session = Session.create(
+        title=args.title, protocol=load_protocol(args.protocol), name=args.name
+    )
+    sessionfile.save(out, session.doc)
+    print(f"created {out}: “{session.snapshot.info.title}” "
+          f"({session.snapshot.protocol.key if session.snapshot.protocol else '?'})")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    snap = _open_session(args.file).snapshot
+    state = snap.control.phase
+    phase = snap.current_phase
+    counts = Counter(item.kind for item in snap.items)
+    roles = snap.control.roles
+    lines = [
+        f"title:        {snap.info.title}",
+        f"session:      {snap.info.id}",
+        f"protocol:     {snap.protocol.key if snap.protocol else '?'}"
+        + (f" ({snap.protocol.name.en})" if snap.protocol else ""),
+        f"phase:        {state.index + 1}/{len(snap.phases)} "
+        f"{phase.title.en if phase else '?'} [{state.status}]",
+        f"facilitator:  {snap.name_of(roles.facilitator)}",
+        f"client:       {snap.name_of(roles.client) if roles.client else '-'}",
+        f"participants: {len(snap.participants)}: "
+        + ", ".join(p.name for p in snap.participants),
+        f"items:        {len(snap.items)}"
+        + (": " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) if counts else ""),
+    ]
+    if snap.control.ignored:
+        lines.append(f"ignored:      {snap.control.ignored} control change(s) "
+                     "not written by the facilitator")
+    print("\n".join(lines))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    snap = _open_session(args.file).snapshot
+    _write_output(export.render(snap, args.format, args.lang), args.output)
+    if args.output and args.output != "-":
+        print(f"wrote {args.output}", file=sys.stderr)
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    if len(args.files) < 2:
+        raise CommandError("merge needs at least two files")
+    doc = sessionfile.merge_files(args.files)
+    sessionfile.save(args.output, doc)
+    snap = Session(doc).snapshot
+    print(f"merged {len(args.files)} files into {args.output}: {len(snap.items)} items")
+
+
+def cmd_protocols(args: argparse.Namespace) -> None:
+    lang = args.lang
+    for key, proto in builtin_protocols().items():
+        total = sum(p.minutes for p in proto.phases if not p.follow_up)
+        default = " (default)" if key == DEFAULT_PROTOCOL else ""
+        print(f"{key}{default} — {proto.name.get(lang)}, {total} min")
+        for phase in proto.phases:
+            note = " (when continuing)" if phase.follow_up else ""
+            print(f"    {phase.minutes:>3} min  {phase.title.get(lang)}{note}")
+        print()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cercle",
+        description="Practice-exchange and co-development sessions, peer to peer.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("new", help="create a session file")
+    p.add_argument("--title", required=True, help="the session's title")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                   help="a built-in protocol key (see 'cercle protocols') or a TOML file")
+    p.add_argument("--name", default="Facilitator", help="your name (the facilitator)")
+    p.add_argument("-o", "--output", required=True, help="the file to write (*.cercle)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("info", help="summarise a session file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export a session as Markdown, JSON or HTML")
+    p.add_argument("file")
+    p.add_argument("--format", choices=export.FORMATS, default="md")
+    p.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    p.add_argument("--lang", choices=("en", "fr"), default="en")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("merge", help="merge copies of one session into one file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("protocols", help="list the built-in protocols")
+    p.add_argument("--lang", choices=("en", "fr"), default="en")
+    p.set_defaults(func=cmd_protocols)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cercle`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        args.func(args)
+    except (CommandError, sessionfile.SessionFileError, ProtocolError, ValueError,
+            PermissionError) as exc:
+        print(f"cercle: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
