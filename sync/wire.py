@@ -153,13 +153,20 @@ class Pong(msgspec.Struct, frozen=True, tag=True):
     peer_time: float
 
 
+class Code(msgspec.Struct, frozen=True, tag=True):
+    """The facilitator rotated the join code: every peer accepts newcomers with this one."""
+
+    code: str
+    by: str
+
+
 class Bye(msgspec.Struct, frozen=True, tag=True):
     """The sender is leaving on purpose; the receiver should not try to reconnect."""
 
     reason: str = ""
 
 
-Envelope = Hello | Sync | Presence | Peers | Ping | Pong | Bye
+Envelope = Hello | Sync | Presence | Peers | Ping | Pong | Code | Bye
 
 # msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 in a string
 # (msgspec/msgspec#714), so both mean "malformed" here.
@@ -233,34 +240,61 @@ class FrameDecoder:
             raise ValueError(f"max_frame must be between 0 and {MAX_FRAME}, not {max_frame}")
         self._max_frame = max_frame
         self._buffer = bytearray()
+        self._start = 0  # bytes at the front of the buffer already popped
         self._error: WireError | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete frame (non-zero at end of stream means it was cut)."""
-        return len(self._buffer)
+        return len(self._buffer) - self._start
+
+    @property
+    def max_frame(self) -> int:
+        return self._max_frame
+
+    @max_frame.setter
+    def max_frame(self, value: int) -> None:
+        """Change the limit for the frames not yet popped (raised once a peer is trusted)."""
+        if not 0 <= value <= MAX_FRAME:
+            raise ValueError(f"max_frame must be between 0 and {MAX_FRAME}, not {value}")
+        self._max_frame = value
+
+    def push(self, data: bytes) -> None:
+        """Add bytes from the stream; take the frames out with ``pop``."""
+        if self._error is not None:
+            raise self._error
+        if self._start:
+            # Compact only when new bytes come, so popping many small frames stays linear.
+            del self._buffer[: self._start]
+            self._start = 0
+        self._buffer += data
+
+    def pop(self) -> bytes | None:
+        """The next complete frame body, or None until more bytes arrive."""
+        if self._error is not None:
+            raise self._error
+        start = self._start
+        if len(self._buffer) - start < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack_from(self._buffer, start)
+        if length > self._max_frame:
+            # Checked before waiting for the body, so a hostile prefix costs nothing.
+            self._error = FrameTooLarge(
+                f"peer announced a {length}-byte frame; the limit is {self._max_frame}"
+            )
+            self._buffer.clear()
+            self._start = 0
+            raise self._error
+        end = start + _LENGTH.size + length
+        if len(self._buffer) < end:
+            return None
+        self._start = end
+        return bytes(self._buffer[start + _LENGTH.size : end])
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes from the stream and return every frame body completed by them, in order."""
-        if self._error is not None:
-            raise self._error
-        self._buffer += data
+        self.push(data)
         bodies: list[bytes] = []
-        pos = 0
-        while len(self._buffer) - pos >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self._buffer, pos)
-            if length > self._max_frame:
-                # Checked before waiting for the body, so a hostile prefix costs nothing.
-                self._error = FrameTooLarge(
-                    f"peer announced a {length}-byte frame; the limit is {self._max_frame}"
-                )
-                self._buffer.clear()
-                raise self._error
-            end = pos + _LENGTH.size + length
-            if len(self._buffer) < end:
-                break
-            bodies.append(bytes(self._buffer[pos + _LENGTH.size : end]))
-            pos = end
-        # One deletion per feed keeps many small frames in one read linear.
-        del self._buffer[:pos]
+        while (body := self.pop()) is not None:
+            bodies.append(body)
         return bodies

@@ -1,0 +1,578 @@
+"""SessionNode: one laptop's presence in a session's peer-to-peer mesh.
+
+The node owns a TCP listener, the optional zeroconf advertisement, one
+secure link per peer and every task around them. Per link it runs the
+standard Automerge sync protocol with its own ``SyncState`` until both sides
+are quiet; a local change is saved, then pushed to every peer; a remote change
+is applied, forwarded to the other peers, saved shortly after and announced
+as one coalesced ``DocumentChanged`` event. Leaving ``async with`` says bye to
+every peer, saves, and stops every task the node started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from automerge.core import Message, SyncState
+
+from model import sessionfile
+from model.session import Session
+from sync.codes import normalize_code
+from sync.events import (
+    AuthFailure,
+    CodeChanged,
+    DocumentChanged,
+    LinkProblem,
+    NodeEvent,
+    PeersChanged,
+    Saved,
+    SaveFailed,
+)
+from sync.handshake import HandshakeError, PeerRejected, WrongCode
+from sync.link import Link, LinkClosed, open_link
+from sync.ratelimit import FailureLimiter
+from sync.wire import (
+    PROTOCOL_VERSION,
+    REJECT_BUSY,
+    REJECT_WRONG_CODE,
+    Bye,
+    Code,
+    Hello,
+    Peers,
+    Ping,
+    Pong,
+    Presence,
+    Sync,
+    encode_frame,
+    encode_handshake,
+)
+from sync.wire import Reject as RejectMsg
+
+log = logging.getLogger("cercle.sync")
+
+Address = tuple[str, int]
+MAX_PENDING_HANDSHAKES: Final = 32
+CONNECT_TIMEOUT: Final = 5.0
+HELLO_TIMEOUT: Final = 10.0
+MAX_BACKOFF: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerView:
+    """What the owner may know about a connected peer."""
+
+    peer_id: str
+    name: str
+    address: Address | None
+    is_host: bool
+    presence: Presence | None
+    clock_offset: float | None  # their clock minus ours, seconds
+    rtt: float | None
+
+
+@dataclass(eq=False)
+class _Peer:
+    peer_id: str
+    name: str
+    link: Link
+    is_host: bool
+    listen: Address | None
+    sync_state: SyncState = field(default_factory=SyncState)
+    presence: Presence | None = None
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (rtt, offset)
+    last_heard: float = 0.0
+    last_sync_in: float = 0.0
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    left_on_purpose: bool = False
+
+    def view(self) -> PeerView:
+        best = min(self.samples) if self.samples else None
+        return PeerView(self.peer_id, self.name, self.listen, self.is_host, self.presence,
+                        best[1] if best else None, best[0] if best else None)
+
+
+class SessionNode:
+    """Replicates ``session`` with every peer that knows the join code."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        code: str,
+        name: str,
+        tag: str | None = None,
+        is_host: bool = False,
+        listen_host: str = "0.0.0.0",  # noqa: S104 - peers in the room must reach us
+        port: int = 0,
+        save_path: Path | None = None,
+        on_event: Callable[[NodeEvent], None] | None = None,
+        ping_interval: float = 5.0,
+        dead_after: float = 15.0,
+        save_delay: float = 0.05,
+        clock: Callable[[], float] = time.time,
+        limiter: FailureLimiter | None = None,
+        accept_incoming: bool = True,
+    ) -> None:
+        normalize_code(code)  # refuse a weak code before anything starts
+        self.session = session
+        self.code = code
+        self.name = name
+        self.is_host = is_host
+        self.tag = tag if tag is not None else (secrets.token_hex(4) if is_host else None)
+        self.listen_host = listen_host
+        self.port = port
+        self.save_path = save_path
+        self._on_event = on_event
+        self.ping_interval = ping_interval
+        self.dead_after = dead_after
+        self.save_delay = save_delay
+        self.clock = clock
+        self.limiter = limiter or FailureLimiter(time.monotonic)
+        self.accept_incoming = accept_incoming
+        self.presence = Presence(peer_id=session.me, name=name)
+        self._peers: dict[str, _Peer] = {}
+        self._dialing: dict[Address, asyncio.Task[None]] = {}
+        self._addr_peer: dict[Address, str] = {}
+        self._self_addrs: set[Address] = set()
+        self._handshaking: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+        self._stopping = False
+        self._changed_pending = False
+        self._save_handle: asyncio.TimerHandle | None = None
+        self._unsaved_local = False
+        self._save_failed = False
+        self._ping_nonce = 0
+        self.refused: str | None = None  # why our code was refused, if it was
+        self.learned_tag = asyncio.Event()
+        if self.tag is not None:
+            self.learned_tag.set()
+
+    # -- lifecycle ------------------------------------------------------------
+    async def __aenter__(self) -> SessionNode:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Listen for peers and start the background tasks."""
+        if self.accept_incoming:
+            self._server = await asyncio.start_server(
+                self._on_incoming, host=self.listen_host, port=self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+        self._spawn(self._ping_loop(), "ping")
+
+    async def stop(self) -> None:
+        """Say bye to every peer, save, and stop everything this node started."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for peer in list(self._peers.values()):
+            with contextlib.suppress(LinkClosed):
+                peer.link.send_nowait(Bye("leaving"))
+        if self._server is not None:
+            self._server.close()
+        for peer in list(self._peers.values()):
+            await peer.link.close()
+        tasks = list(self._tasks) + list(self._dialing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        if self._save_handle is not None:
+            self._save_handle.cancel()
+        self._save()
+
+    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
+            coro, name=f"cercle-{name}")  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def running_tasks(self) -> int:
+        """Tasks still alive (0 after stop: nothing is left behind)."""
+        return len([t for t in (*self._tasks, *self._dialing.values()) if not t.done()])
+
+    # -- reading --------------------------------------------------------------
+    @property
+    def peers(self) -> list[PeerView]:
+        return [peer.view() for peer in self._peers.values()]
+
+    def peer_addresses(self) -> list[Address]:
+        return [p.listen for p in self._peers.values() if p.listen is not None]
+
+    def join_link(self, host: str) -> str:
+        """A link to paste in a chat or type by hand: ``cercle://HOST:PORT/TAG#CODE``."""
+        return f"cercle://{host}:{self.port}/{self.tag or ''}#{self.code}"
+
+    def offset_to(self, peer_id: str) -> float:
+        """Seconds to add to our clock to read ``peer_id``'s clock (0 when unknown or us)."""
+        peer = self._peers.get(peer_id)
+        view = peer.view() if peer else None
+        return view.clock_offset if view and view.clock_offset is not None else 0.0
+
+    def facilitator_now_ms(self) -> int:
+        """Now on the facilitator's clock, in ms: every laptop shows the same timer."""
+        facilitator = self.session.snapshot.control.roles.facilitator
+        return int((self.clock() + self.offset_to(facilitator)) * 1000)
+
+    def is_synced(self, quiet: float = 0.3) -> bool:
+        """True when connected and nothing is in flight with any peer for ``quiet`` seconds."""
+        if not self._peers:
+            return False
+        now = time.monotonic()
+        for peer in self._peers.values():
+            if now - peer.last_sync_in < quiet or peer.last_sync_in == 0:
+                return False
+        return not self.session.is_empty
+
+    async def wait_synced(self, quiet: float = 0.3) -> bool:
+        """Wait until ``is_synced`` (True) or until our code is refused (False).
+
+        Bound it with ``asyncio.timeout``: an unreachable peer never syncs.
+        """
+        while self.refused is None:
+            if self.is_synced(quiet):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # -- owner's intents ---------------------------------------------------------
+    def local_changed(self) -> None:
+        """Call after a local operation: save, then push to every peer."""
+        self._unsaved_local = True
+        if self._save():
+            self._push_all()
+
+    def set_presence(self, **fields: object) -> None:
+        """Update and broadcast our ephemeral presence (hand, done, typing)."""
+        self.presence = Presence(**{**self._presence_fields(), **fields})  # type: ignore[arg-type]
+        for peer in list(self._peers.values()):
+            self._send(peer, self.presence)
+        self._emit(PeersChanged())
+
+    def _presence_fields(self) -> dict[str, object]:
+        p = self.presence
+        return {"peer_id": p.peer_id, "name": p.name, "hand_raised": p.hand_raised,
+                "hand_raised_at": p.hand_raised_at, "done_phase": p.done_phase,
+                "typing": p.typing}
+
+    def rotate_code(self, code: str) -> None:
+        """Use ``code`` from now on and tell every peer (facilitator only, checked by peers)."""
+        normalize_code(code)
+        self.code = code
+        for peer in list(self._peers.values()):
+            self._send(peer, Code(code=code, by=self.session.me))
+        self._emit(CodeChanged(code))
+
+    def connect(self, host: str, port: int) -> None:
+        """Keep a link to ``host:port`` (reconnecting with backoff) until stopped."""
+        addr = (host, port)
+        if self._stopping or addr in self._dialing or addr in self._self_addrs:
+            return
+        if addr == (self.listen_host, self.port):
+            return
+        task = asyncio.get_running_loop().create_task(self._dial_loop(addr),
+                                                      name=f"cercle-dial-{host}:{port}")
+        self._dialing[addr] = task
+
+    # -- events and saving ----------------------------------------------------------
+    def _emit(self, event: NodeEvent) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # the owner's bug must not take the mesh down
+                log.exception("event handler failed")
+
+    def _announce_change(self) -> None:
+        if self._changed_pending:
+            return
+        self._changed_pending = True
+
+        def fire() -> None:
+            self._changed_pending = False
+            self._emit(DocumentChanged())
+
+        asyncio.get_running_loop().call_soon(fire)
+
+    def _save_later(self, delay: float) -> None:
+        """Save (then push what waited for the save) after ``delay``; bursts share one save."""
+        if self.save_path is None or self._save_handle is not None:
+            return
+
+        def run() -> None:
+            self._save_handle = None
+            if self._save():
+                self._push_all()
+
+        self._save_handle = asyncio.get_running_loop().call_later(delay, run)
+
+    def _save(self) -> bool:
+        """Write the session file; False (and an event) when it could not be written."""
+        if self.save_path is None or self.session.is_empty:
+            self._unsaved_local = False
+            return True
+        try:
+            sessionfile.save(self.save_path, self.session.doc)
+        except sessionfile.SessionFileError as exc:
+            if not self._save_failed:
+                self._save_failed = True
+                self._emit(SaveFailed(str(exc)))
+            if not self._stopping:
+                self._save_later(1.0)
+            return False
+        self._unsaved_local = False
+        if self._save_failed:
+            self._save_failed = False
+            self._emit(Saved())
+        return True
+
+    # -- sending ------------------------------------------------------------------
+    def _send(self, peer: _Peer, envelope: object) -> None:
+        with contextlib.suppress(LinkClosed):
+            peer.link.send_nowait(envelope)  # type: ignore[arg-type]
+
+    def _sync_out(self, peer: _Peer) -> None:
+        # Changes of ours not yet on disk must not leave: a restart would reuse their numbers.
+        if self._unsaved_local:
+            return
+        message = self.session.generate_sync_message(peer.sync_state)
+        if message is not None:
+            self._send(peer, Sync(data=message.encode()))
+
+    def _push_all(self) -> None:
+        for peer in list(self._peers.values()):
+            self._sync_out(peer)
+
+    # -- connections ------------------------------------------------------------------
+    async def _on_incoming(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        peer = writer.get_extra_info("peername")
+        ip = peer[0] if peer else "?"
+        if (self._stopping or self.tag is None or ip in self._handshaking
+                or len(self._handshaking) >= MAX_PENDING_HANDSHAKES):
+            writer.write(encode_frame(encode_handshake(RejectMsg(reason=REJECT_BUSY))))
+            writer.close()
+            return
+        self._handshaking.add(ip)
+        try:
+            delay = self.limiter.delay_for(ip)
+            if delay > 0:
+                await asyncio.sleep(min(delay, 60.0))
+            try:
+                link = await open_link(reader, writer, code=self.code, tag=self.tag,
+                                       initiator=False)
+            except WrongCode:
+                count = self.limiter.record_failure(ip)
+                log.warning("wrong join code from %s (%d recent failures)", ip, count)
+                self._emit(AuthFailure(ip, count, incoming=True))
+                return
+            except (HandshakeError, LinkClosed) as exc:
+                log.info("handshake with %s failed: %s", ip, exc)
+                return
+        finally:
+            self._handshaking.discard(ip)
+        self.limiter.record_success(ip)
+        await self._run_peer(link, dialed=None)
+
+    async def _dial_loop(self, addr: Address) -> None:
+        backoff = 0.2
+        try:
+            while not self._stopping:
+                known = self._addr_peer.get(addr)
+                if known is not None and known in self._peers:
+                    await self._peers[known].gone.wait()
+                    continue
+                try:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(*addr), CONNECT_TIMEOUT)
+                except (OSError, TimeoutError) as exc:
+                    self._emit(LinkProblem(f"{addr[0]}:{addr[1]}",
+                                           f"cannot reach {addr[0]}:{addr[1]} ({exc})"))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                try:
+                    link = await open_link(reader, writer, code=self.code, tag=self.tag,
+                                           initiator=True)
+                except (WrongCode, PeerRejected) as exc:
+                    if isinstance(exc, PeerRejected) and exc.reason != REJECT_WRONG_CODE:
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, MAX_BACKOFF)
+                        continue
+                    self.refused = "the join code was refused by " + f"{addr[0]}:{addr[1]}"
+                    self._emit(AuthFailure(f"{addr[0]}:{addr[1]}", 1, incoming=False))
+                    return
+                except (HandshakeError, LinkClosed) as exc:
+                    self._emit(LinkProblem(f"{addr[0]}:{addr[1]}", str(exc)))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                if self.tag is None:
+                    self.tag = link.tag
+                    self.learned_tag.set()
+                backoff = 0.2
+                outcome = await self._run_peer(link, dialed=addr)
+                if outcome in ("self", "bye"):
+                    return
+                await asyncio.sleep(backoff)
+        finally:
+            if self._dialing.get(addr) is asyncio.current_task():
+                del self._dialing[addr]
+
+    async def _run_peer(self, link: Link, dialed: Address | None) -> str:
+        """Serve one established link until it ends; returns why it ended."""
+        try:
+            await link.send(Hello(version=PROTOCOL_VERSION, peer_id=self.session.me,
+                                  name=self.name,
+                                  listen_port=self.port if self._server else None,
+                                  is_host=self.is_host))
+            hello = await asyncio.wait_for(link.receive(), HELLO_TIMEOUT)
+        except (LinkClosed, TimeoutError) as exc:
+            await link.close()
+            log.info("no hello from %s: %s", link.remote[0], exc)
+            return "dropped"
+        if not isinstance(hello, Hello) or hello.version != PROTOCOL_VERSION:
+            await link.close()
+            return "dropped"
+        if hello.peer_id == self.session.me:
+            if dialed is not None:
+                self._self_addrs.add(dialed)
+            await link.close()
+            return "self"
+        listen = (link.remote[0], hello.listen_port) if hello.listen_port else None
+        if dialed is not None:
+            self._addr_peer[dialed] = hello.peer_id
+        if listen is not None:
+            self._addr_peer[listen] = hello.peer_id
+        peer = _Peer(hello.peer_id, hello.name, link, hello.is_host, listen,
+                     last_heard=time.monotonic())
+        if not self._admit(peer):
+            await link.close()
+            return "duplicate"
+        self._peers[peer.peer_id] = peer
+        self._emit(PeersChanged())
+        self._send(peer, self.presence)
+        others = [a for a in self.peer_addresses() if a != listen]
+        if others:
+            self._send(peer, Peers(addrs=others))
+        self._sync_out(peer)
+        for other in list(self._peers.values()):  # tell the others about the newcomer
+            if other is not peer and listen is not None:
+                self._send(other, Peers(addrs=[listen]))
+        outcome = "dropped"
+        try:
+            outcome = await self._serve(peer)
+        except LinkClosed as exc:
+            if not self._stopping:
+                log.info("link to %s (%s) ended: %s", peer.name, link.remote[0], exc.reason)
+                self._emit(LinkProblem(link.remote[0], exc.reason))
+        finally:
+            await link.close()
+            if self._peers.get(peer.peer_id) is peer:
+                del self._peers[peer.peer_id]
+                self._emit(PeersChanged())
+            peer.gone.set()
+        return outcome
+
+    def _admit(self, peer: _Peer) -> bool:
+        """Resolve two links to the same peer: keep the one the smaller id dialled."""
+        existing = self._peers.get(peer.peer_id)
+        if existing is None:
+            return True
+        me = self.session.me
+
+        def dialer(link: Link) -> str:
+            return me if link.initiator else peer.peer_id
+
+        new, old = dialer(peer.link), dialer(existing.link)
+        if new == old or new < old:  # same direction: the old link is stale
+            self._send(existing, Bye("duplicate"))
+            existing.left_on_purpose = False
+            self._spawn(existing.link.close(), "close-duplicate")
+            del self._peers[peer.peer_id]
+            existing.gone.set()
+            return True
+        self._send(peer, Bye("duplicate"))
+        return False
+
+    async def _serve(self, peer: _Peer) -> str:
+        link = peer.link
+        while True:
+            envelope = await link.receive()
+            peer.last_heard = time.monotonic()
+            match envelope:
+                case Sync(data=data):
+                    peer.last_sync_in = time.monotonic()
+                    self._on_sync(peer, data)
+                case Presence() if envelope.peer_id == peer.peer_id:
+                    peer.presence = envelope
+                    self._emit(PeersChanged())
+                case Peers(addrs=addrs):
+                    for host, port in addrs[:64]:
+                        if (host, port) not in self._addr_peer or \
+                                self._addr_peer[(host, port)] not in self._peers:
+                            self.connect(host, port)
+                case Ping(nonce=nonce, sent=sent):
+                    self._send(peer, Pong(nonce=nonce, sent=sent, peer_time=self.clock()))
+                case Pong(sent=sent, peer_time=peer_time):
+                    now = self.clock()
+                    rtt = max(0.0, now - sent)
+                    peer.samples = [*peer.samples[-7:], (rtt, peer_time - (sent + now) / 2)]
+                case Code(code=code, by=by):
+                    facilitator = self.session.snapshot.control.roles.facilitator
+                    if by == peer.peer_id == facilitator:
+                        with contextlib.suppress(ValueError):
+                            normalize_code(code)
+                            self.code = code
+                            self._emit(CodeChanged(code))
+                case Bye():
+                    peer.left_on_purpose = True
+                    return "bye"
+                case _:
+                    log.info("ignored %s from %s", type(envelope).__name__, peer.name)
+
+    def _on_sync(self, peer: _Peer, data: bytes) -> None:
+        try:
+            message = Message.decode(data)
+            changed = self.session.receive_sync_message(peer.sync_state, message)
+        except Exception as exc:  # the binding raises bare Exception on bad input
+            raise LinkClosed(f"bad sync message from {peer.name}: {exc}") from None
+        if changed:
+            self._announce_change()
+            self._save_later(self.save_delay)
+            for other in list(self._peers.values()):
+                if other is not peer:
+                    self._sync_out(other)
+        self._sync_out(peer)
+
+    async def _ping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            now = time.monotonic()
+            for peer in list(self._peers.values()):
+                if now - peer.last_heard > self.dead_after:
+                    log.info("%s stopped answering; dropping the link", peer.name)
+                    self._emit(LinkProblem(peer.link.remote[0], f"{peer.name} stopped answering"))
+                    await peer.link.close()
+                    continue
+                self._ping_nonce += 1
+                self._send(peer, Ping(nonce=self._ping_nonce, sent=self.clock()))

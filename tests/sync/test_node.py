@@ -1,0 +1,236 @@
+"""Replication between real nodes over TCP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from model import sessionfile
+from sync.events import AuthFailure, DocumentChanged, SaveFailed
+from sync.node import SessionNode
+from tests.sync.mesh import (
+    LOOPBACK,
+    FaultyProxy,
+    converged,
+    host_node,
+    join,
+    joiner_node,
+    recorder,
+    running,
+    texts,
+    until,
+)
+
+
+async def test_two_peers_replicate_both_ways() -> None:
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        assert bob.session.snapshot.info.title == "Séance test"
+        await until(lambda: len(host.session.snapshot.participants) == 2, what="Bob's join")
+        host.session.add_item("question", "Qui décide ?")
+        host.local_changed()
+        await until(lambda: texts(bob) == {"Qui décide ?"}, what="the question at Bob's")
+        bob.session.add_item("advice", "Demande-lui")
+        bob.local_changed()
+        await until(lambda: "Demande-lui" in texts(host), what="the advice at the host's")
+        assert recorder(host).of(DocumentChanged)
+
+
+async def test_phase_advanced_by_facilitator_advances_everywhere() -> None:
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        host.session.start()
+        host.session.advance()
+        host.local_changed()
+        await until(lambda: bob.session.snapshot.control.phase.index == 1, what="phase 2")
+
+
+@pytest.mark.parametrize("count", [5, 10])
+async def test_many_peers_converge_on_concurrent_edits(count: int) -> None:
+    nodes = [host_node()] + [joiner_node(f"P{i}") for i in range(1, count)]
+    async with running(*nodes):
+        host = nodes[0]
+        for node in nodes[1:]:
+            await join(node, host)
+        # Peer exchange fills in the mesh: everyone links to everyone.
+        await until(lambda: all(len(n.peers) == count - 1 for n in nodes), 20, "a full mesh")
+        for round_ in range(3):
+            for node in nodes:
+                node.session.add_item("note", f"{node.name} {round_}")
+                node.local_changed()
+        expected = {f"{n.name} {r}" for n in nodes for r in range(3)}
+        await until(lambda: all(texts(n) == expected for n in nodes), 20, "every note everywhere")
+        await until(lambda: converged(nodes), 10, "identical heads")
+
+
+async def test_late_joiner_receives_everything() -> None:
+    async with running(host_node()) as (host,):
+        for i in range(200):
+            host.session.add_item("question", f"Question {i}")
+        host.local_changed()
+        async with running(joiner_node("Late")) as (late,):
+            await join(late, host)
+            await until(lambda: len(late.session.snapshot.items) == 200, what="200 items")
+            await until(lambda: converged([host, late]), what="the late joiner's own join")
+            assert late.session.snapshot == host.session.snapshot
+
+
+async def test_wrong_code_is_refused_on_both_sides() -> None:
+    async with running(host_node(), joiner_node("Eve", code="0000-0000")) as (host, eve):
+        eve.connect(LOOPBACK, host.port)
+        await until(lambda: eve.refused is not None, what="the refusal")
+        assert "refused" in (eve.refused or "")
+        await until(lambda: bool(recorder(host).of(AuthFailure)), what="the host to be told")
+        failure = recorder(host).of(AuthFailure)[0]
+        assert isinstance(failure, AuthFailure) and failure.incoming and failure.failures == 1
+        assert eve.session.is_empty
+        assert host.peers == []
+
+
+async def test_repeated_failures_are_slowed_down() -> None:
+    async with running(host_node()) as (host,):
+        for attempt in range(1, 5):
+            async with running(joiner_node("Eve", code=f"{attempt}111-2222")) as (eve,):
+                eve.connect(LOOPBACK, host.port)
+                await until(lambda: eve.refused is not None, 15, "the refusal")
+        assert host.limiter.failures(LOOPBACK) == 4
+        assert host.limiter.delay_for(LOOPBACK) > 0
+
+
+async def test_partition_and_heal_through_a_proxy() -> None:
+    async with running(host_node(), joiner_node("Bob", accept_incoming=False)) as (host, bob):
+        async with FaultyProxy((LOOPBACK, host.port)) as proxy:
+            await join(bob, (LOOPBACK, proxy.port))
+            await until(lambda: converged([host, bob]), what="first sync")
+            proxy.cut = True
+            proxy.sever()
+            await until(lambda: bob.peers == [] and host.peers == [], what="the cut")
+            for i in range(5):
+                host.session.add_item("note", f"host {i}")
+                host.local_changed()
+                bob.session.add_item("note", f"bob {i}")
+                bob.local_changed()
+            assert "bob 0" not in texts(host)
+            proxy.cut = False  # the wifi comes back; Bob's node reconnects by itself
+            await until(lambda: converged([host, bob]), 15, "the heal")
+            assert len(texts(host)) == 10 and texts(host) == texts(bob)
+
+
+async def test_no_plaintext_on_the_wire() -> None:
+    secret = "Mon manager me harcèle depuis mars"
+    async with running(host_node("Titre confidentiel"), joiner_node("Bob")) as (host, bob):
+        async with FaultyProxy((LOOPBACK, host.port)) as proxy:
+            bob.accept_incoming = False
+            await join(bob, (LOOPBACK, proxy.port))
+            host.session.add_item("note", secret * 3)
+            host.local_changed()
+            await until(lambda: any(secret in t for t in texts(bob)), what="the note")
+            wire = bytes(proxy.captured)
+            assert len(wire) > 1000
+            for needle in (secret, "Titre confidentiel", "Anne", "Bob", "codev"):
+                assert needle.encode() not in wire
+            assert bytes.fromhex("856f4a83") not in wire  # no Automerge chunk in clear
+
+
+async def test_duplicate_links_are_resolved() -> None:
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        host.connect(LOOPBACK, bob.port)  # both sides now dial each other
+        bob.connect(LOOPBACK, host.port)
+        await asyncio.sleep(0.5)  # give a duplicate the time to appear, then check none did
+        assert len(host.peers) == 1 and len(bob.peers) == 1
+        host.session.add_item("note", "still works")
+        host.local_changed()
+        await until(lambda: "still works" in texts(bob))
+
+
+async def test_presence_is_shared_and_not_saved(tmp_path: Path) -> None:
+    path = tmp_path / "s.cercle"
+    async with running(host_node(save_path=path), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        await until(lambda: len(host.peers) == 1)
+        bob.set_presence(hand_raised=True, hand_raised_at=1.0, done_phase=0)
+        await until(lambda: bool(host.peers) and host.peers[0].presence is not None
+                    and host.peers[0].presence.hand_raised, what="Bob's raised hand")
+    assert b"hand_raised" not in path.read_bytes()
+
+
+async def test_clock_offset_to_the_facilitator() -> None:
+    host = host_node(ping_interval=0.05)
+    bob = joiner_node("Bob", ping_interval=0.05, clock=lambda: __import__("time").time() - 180)
+    async with running(host, bob):
+        await join(bob, host)
+        await until(lambda: bool(bob.peers) and bob.peers[0].clock_offset is not None)
+        now_host = host.facilitator_now_ms()
+        now_bob = bob.facilitator_now_ms()
+        assert abs(now_host - now_bob) < 100  # Bob's clock is three minutes late
+
+
+async def test_received_changes_are_saved(tmp_path: Path) -> None:
+    path = tmp_path / "bob.cercle"
+    async with running(host_node(), joiner_node("Bob", save_path=path)) as (host, bob):
+        await join(bob, host)
+        host.session.add_item("learning", "écouter d'abord")
+        host.local_changed()
+        await until(lambda: path.exists() and "écouter d'abord" in {
+            i.text for i in sessionfile_items(path)}, what="the saved file")
+
+
+def sessionfile_items(path: Path):  # type: ignore[no-untyped-def]
+    from model.session import Session
+
+    return Session(sessionfile.load(path).doc).snapshot.items
+
+
+async def test_save_failure_holds_local_changes_back(tmp_path: Path) -> None:
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    path = folder / "host.cercle"
+    async with running(host_node(save_path=path), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        folder.rename(tmp_path / "moved")  # the file can no longer be written
+        host.session.add_item("note", "pas encore sauvé")
+        host.local_changed()
+        await until(lambda: bool(recorder(host).of(SaveFailed)), what="the save failure")
+        await asyncio.sleep(0.3)
+        assert "pas encore sauvé" not in texts(bob)
+        (tmp_path / "moved").rename(folder)  # space is back
+        await until(lambda: "pas encore sauvé" in texts(bob), 5, "the change after recovery")
+
+
+async def test_clean_shutdown_leaves_nothing_running() -> None:
+    before = asyncio.all_tasks()
+    host, bob = host_node(), joiner_node("Bob")
+    async with running(host, bob):
+        await join(bob, host)
+        bob.connect(LOOPBACK, 1)  # an unreachable address keeps a dialer busy
+        await until(lambda: len(host.peers) == 1)
+    assert host.running_tasks == 0 and bob.running_tasks == 0
+    assert asyncio.all_tasks() - before == set()
+
+
+async def test_garbage_to_the_listener_does_not_hurt(tmp_path: Path) -> None:
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        await until(lambda: converged([host, bob]), what="Bob's join to arrive")
+        before = host.session.doc.get_heads()
+        for payload in (b"\x00\x00\x00\x05hello", b"\xff\xff\xff\xff", b"GET / HTTP/1.0\r\n\r\n"):
+            reader, writer = await asyncio.open_connection(LOOPBACK, host.port)
+            writer.write(payload)
+            await writer.drain()
+            await reader.read()  # the host hangs up on us
+            writer.close()
+        assert host.session.doc.get_heads() == before
+        host.session.add_item("note", "toujours là")
+        host.local_changed()
+        await until(lambda: "toujours là" in texts(bob))
+
+
+def test_weak_code_is_refused() -> None:
+    from sync.codes import InvalidCode
+
+    with pytest.raises(InvalidCode):
+        host_node(code="123")
+    assert SessionNode  # the module imports without a running loop
