@@ -7,6 +7,8 @@ message on any failure the user can act on.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -15,6 +17,7 @@ from pathlib import Path
 from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
 from model.session import Session
+from tui.headless import HeadlessError
 
 
 class CommandError(Exception):
@@ -104,11 +107,58 @@ def cmd_protocols(args: argparse.Namespace) -> None:
         print()
 
 
+def cmd_host(args: argparse.Namespace) -> None:
+    from tui import headless
+
+    if not args.headless:
+        raise CommandError("the interactive host is 'cercle' (no arguments) for now; "
+                           "use --headless here")
+    asyncio.run(headless.run_host(
+        title=args.title, file=args.file, protocol=args.protocol, code=args.code,
+        port=args.port, interface=args.interface, name=args.name, label=args.label,
+        advertise=not args.no_advertise, json_mode=args.json, script=args.script))
+
+
+def cmd_join(args: argparse.Namespace) -> None:
+    from tui import headless
+
+    if not args.headless:
+        raise CommandError("the interactive join is 'cercle' (no arguments) for now; "
+                           "use --headless here")
+    if not (args.peer or args.tag):
+        raise CommandError("give --peer HOST:PORT (or a join link) or --tag TAG")
+    asyncio.run(headless.run_join(
+        peer=args.peer, tag=args.tag, code=args.code, name=args.name, file=args.file,
+        until_synced=args.until_synced, timeout=args.timeout, port=args.port,
+        interface=args.interface, json_mode=args.json, script=args.script))
+
+
+def _positive_port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
+    return value
+
+
+def _add_network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headless", action="store_true", help="run without a screen")
+    p.add_argument("--port", type=_positive_port, default=0,
+                   help="TCP port to listen on (default: any free port)")
+    p.add_argument("--interface", metavar="IP",
+                   help="listen and advertise on this address only")
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    p.add_argument("--script", action="store_true",
+                   help="read commands from standard input (add KIND TEXT, advance, status, "
+                        "quit...)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cercle",
         description="Practice-exchange and co-development sessions, peer to peer.",
     )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log network activity to standard error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("new", help="create a session file")
@@ -136,6 +186,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_merge)
 
+    p = sub.add_parser("host", help="host a live session on the local network")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--title", help="title of a new session")
+    source.add_argument("--file", help="host this session file (created if missing)")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                   help="built-in protocol key or TOML file (new sessions)")
+    p.add_argument("--code", help="join code (default: a new random one); 6+ characters")
+    p.add_argument("--name", default="Facilitator", help="your name")
+    p.add_argument("--label", default="Cercle",
+                   help="public label shown to people looking for sessions (no content)")
+    p.add_argument("--no-advertise", action="store_true",
+                   help="do not announce the session on the network (join by address only)")
+    _add_network_options(p)
+    p.set_defaults(func=cmd_host)
+
+    p = sub.add_parser("join", help="join a live session")
+    p.add_argument("--peer", metavar="HOST:PORT", help="address or join link of a peer")
+    p.add_argument("--tag", help="the session tag shown in its advertisement")
+    p.add_argument("--code", help="the join code shown by the facilitator")
+    p.add_argument("--name", required=True, help="your name")
+    p.add_argument("--file", help="keep the session in this file")
+    p.add_argument("--until-synced", action="store_true",
+                   help="exit 0 once everything the peers hold is here")
+    p.add_argument("--timeout", type=float, default=15.0,
+                   help="seconds to wait for the session (default 15)")
+    _add_network_options(p)
+    p.set_defaults(func=cmd_join)
+
     p = sub.add_parser("protocols", help="list the built-in protocols")
     p.add_argument("--lang", choices=("en", "fr"), default="en")
     p.set_defaults(func=cmd_protocols)
@@ -149,10 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         args.func(args)
-    except (CommandError, sessionfile.SessionFileError, ProtocolError, ValueError,
-            PermissionError) as exc:
+    except (CommandError, HeadlessError, sessionfile.SessionFileError, ProtocolError,
+            ValueError, PermissionError) as exc:
         print(f"cercle: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
