@@ -116,7 +116,8 @@ def cmd_host(args: argparse.Namespace) -> None:
     asyncio.run(headless.run_host(
         title=args.title, file=args.file, protocol=args.protocol, code=args.code,
         port=args.port, interface=args.interface, name=args.name, label=args.label,
-        advertise=not args.no_advertise, json_mode=args.json, script=args.script))
+        advertise=not args.no_advertise, json_mode=args.json, script=args.script,
+        watch=args.watch))
 
 
 def cmd_join(args: argparse.Namespace) -> None:
@@ -130,7 +131,7 @@ def cmd_join(args: argparse.Namespace) -> None:
     asyncio.run(headless.run_join(
         peer=args.peer, tag=args.tag, code=args.code, name=args.name, file=args.file,
         until_synced=args.until_synced, timeout=args.timeout, port=args.port,
-        interface=args.interface, json_mode=args.json, script=args.script))
+        interface=args.interface, json_mode=args.json, script=args.script, watch=args.watch))
 
 
 def _positive_port(text: str) -> int:
@@ -150,6 +151,8 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", action="store_true",
                    help="read commands from standard input (add KIND TEXT, advance, status, "
                         "quit...)")
+    p.add_argument("--watch", action="store_true",
+                   help="print a line each time remote changes arrive (with --json: a timestamp)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,7 +27,15 @@ from model import sessionfile
 from model.protocols import load_protocol
 from model.session import NotAllowed, Session
 from sync.codes import generate_code
-from sync.events import AuthFailure, LinkProblem, NodeEvent, PeersChanged, Saved, SaveFailed
+from sync.events import (
+    AuthFailure,
+    DocumentChanged,
+    LinkProblem,
+    NodeEvent,
+    PeersChanged,
+    Saved,
+    SaveFailed,
+)
 from sync.node import SessionNode
 from tui import identity
 from tui.paths import sessions_dir
@@ -143,11 +152,14 @@ def status(node: SessionNode, say: Printer) -> None:
         phase=snap.control.phase.index, participants=len(snap.participants))
 
 
-def _events(say: Printer) -> Any:
+def _events(say: Printer, watch: bool = False, session: Session | None = None) -> Any:
     last_problem: dict[str, str] = {}
 
     def on_event(event: NodeEvent) -> None:
         match event:
+            case DocumentChanged() if watch and session is not None:
+                say("changed", f"{len(session.snapshot.items)} items",
+                    items=len(session.snapshot.items), t=time.time())
             case AuthFailure(address=address, failures=failures, incoming=True):
                 say("auth-failure", f"wrong join code from {address} ({failures} recent "
                     "failures)", address=address, failures=failures)
@@ -192,7 +204,7 @@ async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
 
 async def run_host(*, title: str | None, file: str | None, protocol: str, code: str | None,
                    port: int, interface: str | None, name: str, label: str, advertise: bool,
-                   json_mode: bool, script: bool) -> int:
+                   json_mode: bool, script: bool, watch: bool = False) -> int:
     say = Printer(json_mode)
     if file and Path(file).exists():  # noqa: ASYNC240 - one stat before the loop runs
         loaded = sessionfile.load(file)
@@ -209,7 +221,7 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
         say("warning", "note: you are not this session's facilitator on this computer")
     node = SessionNode(session, code=code or generate_code(), name=name, is_host=True,
                        listen_host=interface or "0.0.0.0", port=port,  # noqa: S104
-                       save_path=path, on_event=_events(say))
+                       save_path=path, on_event=_events(say, watch, session))
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(node)
         addresses = [interface] if interface else _addresses()
@@ -254,7 +266,8 @@ async def _find_by_tag(tag: str, interface: str | None, timeout: float) -> Peer:
 
 async def run_join(*, peer: str | None, tag: str | None, code: str | None, name: str,
                    file: str | None, until_synced: bool, timeout: float, port: int,
-                   interface: str | None, json_mode: bool, script: bool) -> int:
+                   interface: str | None, json_mode: bool, script: bool,
+                   watch: bool = False) -> int:
     say = Printer(json_mode)
     target = parse_peer(peer) if peer else None
     if target is None:
@@ -273,7 +286,7 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
         session = Session.empty()
     node = SessionNode(session, code=code, name=name, tag=target.tag or tag,
                        listen_host=interface or "0.0.0.0", port=port,  # noqa: S104
-                       save_path=path, on_event=_events(say))
+                       save_path=path, on_event=_events(say, watch, session))
     ok = False
     try:
         async with node:
