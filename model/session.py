@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from automerge.core import Document, Message, SyncState
 
 from model import ops
@@ -60,9 +61,15 @@ class Session:
         actor: bytes | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         extra: dict[str, Any] | None = None,
+        continuing: bool = False,
     ) -> Session:
-        """A brand-new session whose creator (``name``) is its first facilitator."""
+        """A brand-new session whose creator (``name``) is its first facilitator.
+
+        The protocol is copied into the document with its follow-up phase only
+        when the session ``continuing`` an earlier one of the same group.
+        """
         actor = actor or ops.new_actor()
+        protocol = msgspec.structs.replace(protocol, phases=protocol.phases_for(continuing))
         doc = ops.create_session(
             actor=actor, session_id=uuid.uuid4().hex, title=title,
             protocol=protocol, name=name, now=clock(), extra=extra,

@@ -187,3 +187,12 @@ def test_listeners_hear_each_change_once(session: Session) -> None:
     unsubscribe()
     session.add_item("note", "trois")
     assert heard == [1, 2]
+
+
+def test_follow_up_phase_only_when_continuing(codev) -> None:  # type: ignore[no-untyped-def]
+    fresh = Session.create(title="Première", protocol=codev, name="Anne")
+    assert fresh.snapshot.phases[0].key == "expose"
+    assert all(not p.follow_up for p in fresh.snapshot.phases)
+    again = Session.create(title="Suite", protocol=codev, name="Anne", continuing=True)
+    assert again.snapshot.phases[0].key == "follow-up"
+    assert len(again.snapshot.phases) == len(fresh.snapshot.phases) + 1
