@@ -33,15 +33,21 @@ class ControlEvent(msgspec.Struct, frozen=True):
     minutes: int = 0  # extend
     role: str = ""  # role
     who: str = ""  # role: participant id, "" to clear
+    heads: tuple[str, ...] = ()  # goto/end: the document's heads (hex) as the phase closed
 
 
 class Transition(msgspec.Struct, frozen=True):
-    """A phase move (``to`` is -1 when the session ends)."""
+    """A phase move (``to`` is -1 when the session ends).
+
+    ``heads`` are the document's heads on the facilitator's laptop at that
+    moment: forking the document there shows the board as the phase closed.
+    """
 
     from_: int = msgspec.field(name="from")
     to: int = 0
     at: int = 0
     by: str = ""
+    heads: tuple[str, ...] = ()
 
 
 class PhaseState(msgspec.Struct, frozen=True):
@@ -61,6 +67,10 @@ class PhaseState(msgspec.Struct, frozen=True):
         if self.status == "running":
             return self.elapsed_ms + max(0, now - self.run_since)
         return self.elapsed_ms
+
+    def remaining_ms(self, planned_minutes: int, now: int) -> int:
+        """Time left in the current phase at ``now``; negative in overtime."""
+        return (planned_minutes + self.extra_minutes) * 60_000 - self.elapsed_at(now)
 
     def actual_for(self, index: int, now: int | None = None) -> int:
         """Total running ms spent in phase ``index`` (including the current stretch)."""
@@ -97,7 +107,16 @@ def _read_event(doc: Document, obj: bytes, actor: str, counter: int) -> ControlE
         minutes=scalar(doc, obj, "minutes", int, 0),
         role=scalar(doc, obj, "role", str, ""),
         who=scalar(doc, obj, "who", str, ""),
+        heads=_heads(doc, obj),
     )
+
+
+def _heads(doc: Document, obj: bytes) -> tuple[str, ...]:
+    log = child(doc, obj, "heads", ObjType.List)
+    if log is None:
+        return ()
+    found = (scalar(doc, log, i, str, "") for i in range(doc.length(log)))
+    return tuple(h for h in found if len(h) == 64)
 
 
 def gather_events(doc: Document) -> tuple[list[ControlEvent], int]:
@@ -185,7 +204,7 @@ def replay(
                 extra = max(-(10**6), extra + ev.minutes)
             case "goto":
                 actual.append((index, elapsed))
-                transitions.append(Transition(index, ev.to, ev.at, ev.actor))
+                transitions.append(Transition(index, ev.to, ev.at, ev.actor, ev.heads))
                 index, status, run_since, elapsed, extra, entered = (
                     ev.to, "running", ev.at, 0, 0, ev.at,
                 )
@@ -193,7 +212,7 @@ def replay(
                 roles[ev.role] = ev.who
             case "end":
                 actual.append((index, elapsed))
-                transitions.append(Transition(index, -1, ev.at, ev.actor))
+                transitions.append(Transition(index, -1, ev.at, ev.actor, ev.heads))
                 status, elapsed = "ended", 0
     return ControlState(state(), Roles(**roles), ignored)
 

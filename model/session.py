@@ -211,7 +211,7 @@ class Session:
     def goto(self, index: int) -> None:
         if not 0 <= index < len(self.snapshot.phases):
             raise ops.OperationError(f"no phase {index + 1} in this protocol")
-        self._control("goto", to=index)
+        self._control("goto", to=index, heads=self._heads())
 
     def advance(self) -> None:
         """Move to the next phase (its timer starts at once)."""
@@ -241,4 +241,20 @@ class Session:
 
     def end(self) -> None:
         """Close the session: no control counts after this."""
-        self._control("end")
+        self._control("end", heads=self._heads())
+
+    def _heads(self) -> list[str]:
+        return [h.hex() for h in self.doc.get_heads()]
+
+    def board_at(self, index: int) -> Snapshot:
+        """The session as it stood when phase ``index`` last closed (now if it has not)."""
+        closing = [tr for tr in self.snapshot.control.phase.transitions if tr.from_ == index]
+        if not closing or not closing[-1].heads:
+            return self.snapshot
+        try:
+            # fork_at is the binding's fork at given heads (missing from its stubs).
+            past = self.doc.fork_at(  # type: ignore[attr-defined]
+                [bytes.fromhex(h) for h in closing[-1].heads])
+        except Exception:  # heads this replica does not hold (a partial copy)
+            return self.snapshot
+        return SnapshotBuilder(past).snapshot

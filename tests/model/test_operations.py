@@ -196,3 +196,20 @@ def test_follow_up_phase_only_when_continuing(codev) -> None:  # type: ignore[no
     again = Session.create(title="Suite", protocol=codev, name="Anne", continuing=True)
     assert again.snapshot.phases[0].key == "follow-up"
     assert len(again.snapshot.phases) == len(fresh.snapshot.phases) + 1
+
+
+def test_board_at_the_end_of_each_phase(session: Session) -> None:
+    q = session.add_item("note", "pendant l'exposé")
+    session.start()
+    session.advance()
+    session.add_item("question", "Pourquoi ?")
+    session.mark_answered(session.snapshot.items_of("question")[0].id)
+    session.advance()
+    first = session.board_at(0)
+    assert [i.id for i in first.items] == [q]
+    second = session.board_at(1)
+    assert {i.kind for i in second.items} == {"note", "question"}
+    assert second.items_of("question")[0].answered is True
+    assert session.board_at(2) == session.snapshot  # still open
+    reloaded = Session(type(session.doc).load(session.save()))
+    assert reloaded.board_at(0).items == first.items
