@@ -23,16 +23,20 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_everywhere() -> None:
-    for command in ([], ["new"], ["info"], ["export"], ["merge"], ["protocols"]):
+    for command in ([], ["new"], ["info"], ["export"], ["merge"], ["protocols"], ["host"],
+                    ["join"], ["review"], ["demo"]):
         out = run(*command, "--help")
         assert out.returncode == 0, out.stderr
         assert "usage: cercle" in out.stdout
 
 
-def test_no_command_shows_usage() -> None:
-    out = run()
-    assert out.returncode == 2
-    assert "usage: cercle" in out.stdout
+def test_top_level_help_lists_every_command() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("new", "info", "export", "merge", "protocols", "host", "join", "review",
+                    "demo"):
+        assert command in out.stdout
+    assert "opens the app" in " ".join(out.stdout.split())
 
 
 def test_bad_usage_exits_2() -> None:

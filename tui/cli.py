@@ -107,12 +107,24 @@ def cmd_protocols(args: argparse.Namespace) -> None:
         print()
 
 
+def _run_app(args: argparse.Namespace, **options: object) -> None:
+    from tui.app import CercleApp
+
+    interfaces = [args.interface] if getattr(args, "interface", None) else None
+    app = CercleApp(lang=getattr(args, "lang", None), interfaces=interfaces, **options)  # type: ignore[arg-type]
+    app.run()
+
+
+def cmd_app(args: argparse.Namespace) -> None:
+    _run_app(args)
+
+
 def cmd_host(args: argparse.Namespace) -> None:
     from tui import headless
 
     if not args.headless:
-        raise CommandError("the interactive host is 'cercle' (no arguments) for now; "
-                           "use --headless here")
+        _run_app(args, start="host", name=args.name if args.name != "Facilitator" else "")
+        return
     asyncio.run(headless.run_host(
         title=args.title, file=args.file, protocol=args.protocol, code=args.code,
         port=args.port, interface=args.interface, name=args.name, label=args.label,
@@ -124,14 +136,43 @@ def cmd_join(args: argparse.Namespace) -> None:
     from tui import headless
 
     if not args.headless:
-        raise CommandError("the interactive join is 'cercle' (no arguments) for now; "
-                           "use --headless here")
+        _run_app(args, start="join", join_address=args.peer or "", join_code=args.code or "",
+                 name=args.name or "")
+        return
+    if not args.name:
+        raise CommandError("give your name with --name")
     if not (args.peer or args.tag):
         raise CommandError("give --peer HOST:PORT (or a join link) or --tag TAG")
     asyncio.run(headless.run_join(
         peer=args.peer, tag=args.tag, code=args.code, name=args.name, file=args.file,
         until_synced=args.until_synced, timeout=args.timeout, port=args.port,
         interface=args.interface, json_mode=args.json, script=args.script, watch=args.watch))
+
+
+def cmd_review(args: argparse.Namespace) -> None:
+    from tui.room import Room
+
+    loaded = sessionfile.load(args.file)
+    room = Room(Session(loaded.doc), path=Path(args.file), read_only=True)
+    _run_app(args, start="review", room=room)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from tui.demo import Demo, play_headless
+    from tui.i18n import set_language
+
+    lang = set_language(args.lang)
+    if args.headless:
+        if not args.output:
+            raise CommandError("give the file to write with -o FILE")
+        session = asyncio.run(play_headless(Path(args.output), lang, pace=args.pace or 0.05))
+        snap = session.snapshot
+        print(f"wrote {args.output}: “{snap.info.title}”, {len(snap.participants)} people, "
+              f"{len(snap.items)} items, {len(snap.control.phase.transitions)} phase moves")
+        return
+    path = Path(args.output) if args.output else None
+    _run_app(args, start="demo", demo=Demo(lang, pace=args.pace or 1.0, path=path),
+             advertise=False)
 
 
 def _positive_port(text: str) -> int:
@@ -158,10 +199,14 @@ def _add_network_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cercle",
-        description="Practice-exchange and co-development sessions, peer to peer.",
+        description="Practice-exchange and co-development sessions, peer to peer. "
+                    "Without a command, opens the app.",
     )
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log network activity to standard error")
+    parser.add_argument("--lang", choices=("en", "fr"),
+                        help="interface language (default: settings, then the locale)")
+    parser.set_defaults(func=cmd_app)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("new", help="create a session file")
@@ -202,20 +247,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-advertise", action="store_true",
                    help="do not announce the session on the network (join by address only)")
     _add_network_options(p)
+    p.add_argument("--lang", choices=("en", "fr"), default=argparse.SUPPRESS,
+                   help="interface language")
     p.set_defaults(func=cmd_host)
 
     p = sub.add_parser("join", help="join a live session")
     p.add_argument("--peer", metavar="HOST:PORT", help="address or join link of a peer")
     p.add_argument("--tag", help="the session tag shown in its advertisement")
     p.add_argument("--code", help="the join code shown by the facilitator")
-    p.add_argument("--name", required=True, help="your name")
+    p.add_argument("--name", help="your name")
     p.add_argument("--file", help="keep the session in this file")
     p.add_argument("--until-synced", action="store_true",
                    help="exit 0 once everything the peers hold is here")
     p.add_argument("--timeout", type=float, default=15.0,
                    help="seconds to wait for the session (default 15)")
     _add_network_options(p)
+    p.add_argument("--lang", choices=("en", "fr"), default=argparse.SUPPRESS,
+                   help="interface language")
     p.set_defaults(func=cmd_join)
+
+    p = sub.add_parser("review", help="read a session file, phase by phase, and export it")
+    p.add_argument("file")
+    p.add_argument("--lang", choices=("en", "fr"), default=argparse.SUPPRESS,
+                   help="interface language")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("demo", help="a live session with three simulated participants")
+    p.add_argument("--headless", action="store_true",
+                   help="play the whole demo without a screen (needs -o)")
+    p.add_argument("-o", "--output", help="write the session file here")
+    p.add_argument("--pace", type=float, help="seconds multiplier for the participants")
+    p.add_argument("--lang", choices=("en", "fr"), default=argparse.SUPPRESS,
+                   help="interface language")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("protocols", help="list the built-in protocols")
     p.add_argument("--lang", choices=("en", "fr"), default="en")
@@ -227,9 +291,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cercle`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:

@@ -77,7 +77,9 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[Datagrams]:
 
 @pytest.fixture(autouse=True)
 def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shorten probing, announcing, goodbyes and first queries; they pace real networks."""
+    """Shorten zeroconf's pacing of real networks: probes, announcements, goodbyes, first
+    queries, answer aggregation and the one-second protection between multicasts of a record.
+    Applied before any AsyncZeroconf is built (its outgoing queues read them at creation)."""
     monkeypatch.setattr(zc_core, "_CHECK_TIME", 10)
     monkeypatch.setattr(zc_core, "_REGISTER_TIME", 10)
     monkeypatch.setattr(zc_core, "_UNREGISTER_TIME", 10)
@@ -85,6 +87,9 @@ def quick_timing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zc_browser, "_FIRST_QUERY_DELAY_RANDOM_INTERVAL", (1, 5))
     monkeypatch.setattr(zc_info, "_LISTENER_TIME", 10)
     monkeypatch.setattr(zc_info, "_AVOID_SYNC_DELAY_RANDOM_INTERVAL", (1, 5))
+    monkeypatch.setattr(zc_core, "_AGGREGATION_DELAY", 50)
+    monkeypatch.setattr(zc_core, "_PROTECTED_AGGREGATION_DELAY", 20)
+    monkeypatch.setattr(zc_core, "_ONE_SECOND", 100)
 
 
 @pytest.fixture

@@ -1,0 +1,301 @@
+"""The Cercle Textual app: owns the session room, its network node and the screens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from model import sessionfile
+from model.protocols import Protocol
+from model.session import Session
+from sync.codes import InvalidCode, generate_code
+from sync.events import (
+    AuthFailure,
+    CodeChanged,
+    DocumentChanged,
+    LinkProblem,
+    NodeEvent,
+    PeersChanged,
+    Saved,
+    SaveFailed,
+)
+from sync.node import SessionNode
+from tui import identity
+from tui.headless import HeadlessError, default_file, parse_peer
+from tui.i18n import language, set_language, t
+from tui.messages import PeersUpdated, SessionChanged
+from tui.room import Room
+from tui.settings import Settings
+
+JOIN_TIMEOUT = 10.0
+
+
+class CercleApp(App[int]):
+    """One laptop's Cercle: home, hosting, joining, the live session, review."""
+
+    CSS_PATH = "cercle.tcss"
+    TITLE = "Cercle"
+    BINDINGS = [
+        Binding("f1", "help", "Help", show=True),
+        Binding("ctrl+q", "quit", "Quit", show=True, priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        start: str = "home",
+        room: Room | None = None,
+        lang: str | None = None,
+        interfaces: list[str] | None = None,
+        listen_host: str = "0.0.0.0",  # noqa: S104 - peers in the room must reach us
+        advertise: bool = True,
+        clock: Callable[[], float] = time.time,
+        join_address: str = "",
+        join_code: str = "",
+        name: str = "",
+        demo: Any = None,
+    ) -> None:
+        self.settings = Settings.load()
+        set_language(lang or self.settings.lang or None)
+        super().__init__()
+        self.start_screen = start
+        self.room = room
+        self.interfaces = interfaces
+        self.listen_host = listen_host if not interfaces else interfaces[0]
+        self.advertise = advertise
+        self.clock = clock
+        self.join_address = join_address
+        self.join_code = join_code
+        self.person = name
+        self.demo = demo
+        self._stack = contextlib.AsyncExitStack()
+        self.addresses: list[str] = []
+
+    # -- start and stop ------------------------------------------------------------
+    async def on_mount(self) -> None:
+        from tui.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen())
+        match self.start_screen:
+            case "host":
+                from tui.screens.host import HostScreen
+
+                self.push_screen(HostScreen(name=self.person))
+            case "join":
+                from tui.screens.join import JoinScreen
+
+                self.push_screen(JoinScreen(self.join_address, self.join_code, self.person))
+            case "review" if self.room is not None:
+                from tui.screens.review import ReviewScreen
+
+                self.push_screen(ReviewScreen(self.room))
+            case "live" if self.room is not None:
+                await self._go_live(self.room, lobby=False)
+            case "demo" if self.demo is not None:
+                room = await self.demo.start(self._on_node_event)
+                await self._go_live(room, lobby=False)
+                self.notify(t("demo.welcome"), timeout=12)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop the demo, the node and the advertisement (saving the file)."""
+        if self.demo is not None:
+            await self.demo.stop()
+        await self._stack.aclose()
+
+    # -- network events → messages ------------------------------------------------------
+    def _on_node_event(self, event: NodeEvent) -> None:
+        match event:
+            case DocumentChanged():
+                self._to_screens(SessionChanged)
+            case PeersChanged():
+                self._to_screens(PeersUpdated)
+            case AuthFailure(address=address, failures=failures, incoming=True):
+                self.notify(t("net.wrong_code_from", address=address, count=failures),
+                            severity="warning")
+            case LinkProblem():
+                pass  # reconnection is automatic; the roster shows who is offline
+            case SaveFailed(message=message):
+                self.notify(t("net.save_failed", error=message), severity="error",
+                            timeout=15)
+            case Saved():
+                self.notify(t("net.saved_again"))
+            case CodeChanged(code=code):
+                self.notify(t("net.code_changed", code=code))
+
+    def _to_screens(self, kind: type[SessionChanged] | type[PeersUpdated]) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(kind())
+
+    # -- hosting -----------------------------------------------------------------------
+    def start_hosting(self, *, title: str, protocol: Protocol, name: str) -> None:
+        self._remember_name(name)
+        self._host(title, protocol, name)
+
+    @work(exclusive=True, exit_on_error=False, group="network")
+    async def _host(self, title: str, protocol: Protocol, name: str) -> None:
+        session = Session.create(title=title, protocol=protocol, name=name)
+        path = default_file(title)
+        try:
+            sessionfile.save(path, session.doc)
+        except sessionfile.SessionFileError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        identity.remember(session.snapshot.info.id, session.actor)
+        node = SessionNode(session, code=generate_code(), name=name, is_host=True,
+                           listen_host=self.listen_host, save_path=path,
+                           on_event=self._on_node_event)
+        room = Room(session, node=node, path=path, clock=self.clock)
+        await self._stack.enter_async_context(node)
+        self.addresses = self.interfaces or self._local_addresses()
+        if self.advertise:
+            from sync.discovery import Advertiser
+
+            try:
+                await self._stack.enter_async_context(Advertiser(
+                    tag=node.tag or "", port=node.port, label="Cercle",
+                    addresses=self.addresses, interfaces=self.interfaces))
+            except Exception as exc:  # no multicast here: joining by address still works
+                self.notify(t("net.no_discovery", error=str(exc)), severity="warning")
+        await self._go_live(room, lobby=True)
+
+    def _local_addresses(self) -> list[str]:
+        from sync.discovery import local_ipv4_addresses
+
+        return local_ipv4_addresses() or ["127.0.0.1"]
+
+    async def _go_live(self, room: Room, *, lobby: bool) -> None:
+        from tui.screens.home import HomeScreen
+        from tui.screens.live import LiveScreen
+        from tui.screens.lobby import LobbyScreen
+
+        self.room = room
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if lobby:
+            await self.push_screen(LobbyScreen(room, addresses=self.addresses))
+        else:
+            await self.push_screen(LiveScreen(room))
+
+    # -- joining -----------------------------------------------------------------------
+    def join_session(self, *, address: str, code: str, name: str) -> None:
+        self._remember_name(name)
+        self._join(address, code, name)
+
+    @work(exclusive=True, exit_on_error=False, group="network")
+    async def _join(self, address: str, code: str, name: str) -> None:
+        from tui.screens.join import JoinScreen
+
+        screen = self.screen if isinstance(self.screen, JoinScreen) else None
+
+        def say(text: str, error: bool = True) -> None:
+            if screen is not None:
+                screen.status(text, error)
+            else:
+                self.notify(text, severity="error" if error else "information")
+
+        try:
+            target = parse_peer(address)
+        except HeadlessError as exc:
+            say(str(exc))
+            return
+        code = code or target.code or ""
+        try:
+            session = Session.empty()
+            node = SessionNode(session, code=code, name=name, tag=target.tag,
+                               listen_host=self.listen_host, on_event=self._on_node_event)
+        except InvalidCode:
+            say(t("join.bad_code"))
+            return
+        await node.start()
+        node.connect(target.host, target.port)
+        ok = False
+        try:
+            async with asyncio.timeout(JOIN_TIMEOUT):
+                ok = await node.wait_synced()
+        except TimeoutError:
+            ok = False
+        if not ok:
+            refused = node.refused
+            await node.stop()
+            say(t("join.wrong_code") if refused else
+                t("join.unreachable", address=f"{target.host}:{target.port}"))
+            return
+        path = default_file(session.snapshot.info.title)
+        node.save_path = path
+        identity.remember(session.snapshot.info.id, session.actor)
+        session.join(name)
+        node.local_changed()
+        await self._stack.enter_async_context(_Running(node))
+        await self._go_live(Room(session, node=node, path=path, clock=self.clock),
+                            lobby=False)
+
+    # -- reviewing -----------------------------------------------------------------------
+    def open_review(self, path: Path) -> None:
+        from tui.screens.review import ReviewScreen
+
+        try:
+            loaded = sessionfile.load(path)
+        except sessionfile.SessionFileError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        room = Room(Session(loaded.doc), path=path, read_only=True)
+        self.push_screen(ReviewScreen(room))
+
+    # -- settings, help, palette -----------------------------------------------------------
+    def _remember_name(self, name: str) -> None:
+        if name and name != self.settings.name:
+            self.settings.name = name
+            with contextlib.suppress(sessionfile.SessionFileError):
+                self.settings.save()
+
+    def toggle_language(self) -> None:
+        from tui.screens.home import HomeScreen
+
+        self.settings.lang = set_language("fr" if language() == "en" else "en")
+        with contextlib.suppress(sessionfile.SessionFileError):
+            self.settings.save()
+        if isinstance(self.screen, HomeScreen):
+            self.switch_screen(HomeScreen())
+
+    def _screen_bindings(self, screen: Screen[Any]) -> Iterable[tuple[str, str, str]]:
+        for key, binding in screen._bindings:
+            if binding.description and screen.check_action(binding.action, ()) is not False:
+                yield key, binding.description, binding.action
+
+    def action_help(self) -> None:
+        from tui.screens.dialogs import Help
+
+        rows = [(self.get_key_display(Binding(key, "")), description)
+                for key, description, _ in self._screen_bindings(self.screen)]
+        rows += [("F1", t("key.help")), ("Ctrl+P", t("help.palette")),
+                 ("Ctrl+Q", t("key.quit"))]
+        self.push_screen(Help(rows))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key, description, action in self._screen_bindings(screen):
+            yield SystemCommand(f"{description} ({self.get_key_display(Binding(key, ''))})",
+                                t("help.run_action"),
+                                lambda a=action, s=screen: s.run_action(a))  # type: ignore[misc]
+
+
+class _Running(contextlib.AbstractAsyncContextManager["_Running"]):
+    """Stops an already started node when the app's stack closes."""
+
+    def __init__(self, node: SessionNode) -> None:
+        self.node = node
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.node.stop()

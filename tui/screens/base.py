@@ -1,0 +1,38 @@
+"""Screens whose key descriptions follow the interface language.
+
+Bindings are declared with catalog keys as descriptions; each screen
+translates its own copy when it is created, so switching language at run
+time (settings) affects the screens opened afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from textual.binding import BindingsMap
+from textual.screen import ModalScreen, Screen
+
+from tui.i18n import t
+
+
+def _translate(bindings: BindingsMap) -> BindingsMap:
+    translated = BindingsMap()
+    for key, items in bindings.key_to_bindings.items():
+        translated.key_to_bindings[key] = [
+            dataclasses.replace(b, description=t(b.description)) if b.description else b
+            for b in items
+        ]
+    return translated
+
+
+class CercleScreen(Screen[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bindings = _translate(self._bindings)
+
+
+class CercleModal(ModalScreen[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bindings = _translate(self._bindings)

@@ -1,0 +1,198 @@
+"""Small dialogs: confirm, edit an item, roles, extend the time, help."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static
+
+from model.schema import ACTION_STATUSES
+from model.snapshot import Item, Snapshot
+from tui.i18n import t
+from tui.screens.base import CercleModal
+
+
+class Confirm(CercleModal):
+    """Yes or no; dismisses with a bool."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "key.cancel")]
+
+    def __init__(self, question: str, yes: str | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes or t("button.yes")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="question")
+            with Horizontal(classes="buttons"):
+                yield Button(self.yes, variant="warning", id="yes")
+                yield Button(t("button.cancel"), id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class ExtendTime(CercleModal):
+    """How many minutes to add (or remove); dismisses with an int or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(t("extend.question"), classes="question")
+            yield Input(value="5", id="minutes", type="integer")
+            with Horizontal(classes="buttons"):
+                for minutes in (1, 5, 10):
+                    yield Button(f"+{minutes}", id=f"m{minutes}")
+                yield Button("OK", variant="primary", id="ok")
+
+    def on_mount(self) -> None:
+        self.query_one("#minutes", Input).focus()
+
+    def _done(self) -> None:
+        value = self.query_one("#minutes", Input).value.strip()
+        try:
+            minutes = int(value)
+        except ValueError:
+            self.notify(t("extend.invalid"), severity="error")
+            return
+        if minutes == 0 or abs(minutes) > 240:
+            self.notify(t("extend.invalid"), severity="error")
+            return
+        self.dismiss(minutes)
+
+    def on_input_submitted(self) -> None:
+        self._done()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._done()
+        elif event.button.id:
+            self.dismiss(int(event.button.id[1:]))
+
+
+class EditItem(CercleModal):
+    """Edit an item's text (and an action's owner, due date and status).
+
+    Dismisses with a dict of what changed, ``{"delete": True}``, or None.
+    """
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
+
+    def __init__(self, item: Item, snap: Snapshot, can_delete: bool) -> None:
+        super().__init__()
+        self.item = item
+        self.snap = snap
+        self.can_delete = can_delete
+
+    def compose(self) -> ComposeResult:
+        item = self.item
+        with Vertical(classes="dialog wide"):
+            yield Label(t(f"kind.{item.kind}"), classes="question")
+            yield Input(value=item.text, id="text")
+            if item.kind == "action":
+                people = [(p.name, p.id) for p in self.snap.participants]
+                yield Label(t("action.owner"))
+                yield Select(people, value=item.owner if item.owner else Select.BLANK,
+                             id="owner", prompt=t("action.owner"))
+                yield Label(t("action.due"))
+                yield Input(value=item.due, placeholder="2026-12-31", id="due")
+                yield Label(t("action.status"))
+                yield Select([(t(f"status.{s}"), s) for s in ACTION_STATUSES],
+                             value=item.status or "open", id="status", allow_blank=False)
+                yield Input(value=item.status_note, placeholder=t("action.note"), id="note")
+            with Horizontal(classes="buttons"):
+                yield Button(t("button.save"), variant="primary", id="save")
+                if self.can_delete:
+                    yield Button(t("button.delete"), variant="error", id="delete")
+                yield Button(t("button.cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#text", Input).focus()
+
+    def _result(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        text = self.query_one("#text", Input).value.strip()
+        if text and text != self.item.text:
+            out["text"] = text
+        if self.item.kind == "action":
+            owner = self.query_one("#owner", Select).value
+            if owner is not Select.BLANK and owner != self.item.owner:
+                out["owner"] = owner
+            due = self.query_one("#due", Input).value.strip()
+            if due != self.item.due:
+                out["due"] = due
+            status = self.query_one("#status", Select).value
+            if status != (self.item.status or "open"):
+                out["status"] = status
+            note = self.query_one("#note", Input).value.strip()
+            if note != self.item.status_note:
+                out["status_note"] = note
+        return out
+
+    def on_input_submitted(self) -> None:
+        self.dismiss(self._result())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        match event.button.id:
+            case "save":
+                self.dismiss(self._result())
+            case "delete":
+                self.dismiss({"delete": True})
+            case _:
+                self.dismiss(None)
+
+
+class Roles(CercleModal):
+    """Give a role to a participant; dismisses with (role, participant id) or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
+
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__()
+        self.snap = snap
+
+    def compose(self) -> ComposeResult:
+        people = [(p.name, p.id) for p in self.snap.participants]
+        with Vertical(classes="dialog"):
+            yield Label(t("roles.title"), classes="question")
+            yield Select([(t(f"role.{r}"), r) for r in ("client", "scribe", "facilitator")],
+                         value="client", id="role", allow_blank=False)
+            yield Select(people, id="who", prompt=t("roles.who"))
+            with Horizontal(classes="buttons"):
+                yield Button(t("button.assign"), variant="primary", id="assign")
+                yield Button(t("roles.clear"), id="clear")
+                yield Button(t("button.cancel"), id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        role = str(self.query_one("#role", Select).value)
+        who = self.query_one("#who", Select).value
+        if event.button.id == "assign" and who is not Select.BLANK:
+            self.dismiss((role, str(who)))
+        elif event.button.id == "clear" and role != "facilitator":
+            self.dismiss((role, ""))
+        elif event.button.id == "cancel":
+            self.dismiss(None)
+
+
+class Help(CercleModal):
+    """Every key of the screen underneath, with what it does."""
+
+    BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "key.close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(t("help.title"), classes="question")
+            with VerticalScroll():
+                width = max((len(k) for k, _ in self.rows), default=4) + 2
+                yield Static("\n".join(f"{k:<{width}}{d}" for k, d in self.rows))
+            yield Static(t("help.footer"), classes="dim")

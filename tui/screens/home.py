@@ -1,0 +1,106 @@
+"""Home: start a session, join one, open a file, or pick a recent session."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from model import sessionfile
+from model.session import Session
+from tui.i18n import t
+from tui.paths import sessions_dir
+from tui.screens.base import CercleScreen
+
+
+def recent_sessions(limit: int = 8) -> list[tuple[Path, str]]:
+    """The most recently saved session files with their titles (unreadable ones skipped)."""
+    files = sorted(sessions_dir().glob("*.cercle"), key=lambda p: p.stat().st_mtime,
+                   reverse=True)
+    out = []
+    for path in files[: limit * 2]:
+        try:
+            title = Session(sessionfile.load(path).doc).snapshot.info.title
+        except sessionfile.SessionFileError:
+            continue
+        out.append((path, title))
+        if len(out) == limit:
+            break
+    return out
+
+
+class HomeScreen(CercleScreen):
+    BINDINGS = [
+        Binding("f2", "host", "key.host"),
+        Binding("f3", "join", "key.join"),
+        Binding("f4", "language", "key.language"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="home"):
+            yield Static(t("home.title"), id="home-title")
+            yield Static(t("home.tagline"), classes="dim")
+            with Horizontal(classes="buttons"):
+                yield Button(t("home.host"), variant="primary", id="host")
+                yield Button(t("home.join"), variant="success", id="join")
+            yield Label(t("home.open"))
+            with Horizontal(classes="row"):
+                yield Input(placeholder=t("home.open_placeholder"), id="path")
+                yield Button(t("home.review"), id="review")
+            yield Label(t("home.recent"))
+            yield OptionList(id="recent")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_recent()
+        self.query_one("#host", Button).focus()
+
+    def refresh_recent(self) -> None:
+        recent = self.query_one("#recent", OptionList)
+        recent.clear_options()
+        found = recent_sessions()
+        if not found:
+            recent.add_option(Option(t("home.no_recent"), disabled=True))
+        for path, title in found:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+            recent.add_option(Option(f"{title}  ·  {when}", id=str(path)))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        match event.button.id:
+            case "host":
+                self.action_host()
+            case "join":
+                self.action_join()
+            case "review":
+                self._open(self.query_one("#path", Input).value.strip())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._open(event.value.strip())
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self._open(event.option.id)
+
+    def _open(self, path: str) -> None:
+        if not path:
+            self.notify(t("home.give_path"), severity="warning")
+            return
+        self.app.open_review(Path(path).expanduser())  # type: ignore[attr-defined]
+
+    def action_host(self) -> None:
+        from tui.screens.host import HostScreen
+
+        self.app.push_screen(HostScreen())
+
+    def action_join(self) -> None:
+        from tui.screens.join import JoinScreen
+
+        self.app.push_screen(JoinScreen())
+
+    def action_language(self) -> None:
+        self.app.toggle_language()  # type: ignore[attr-defined]

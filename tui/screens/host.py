@@ -1,0 +1,87 @@
+"""Starting a session: title, protocol, your name."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from tui.i18n import language, t
+from tui.screens.base import CercleScreen
+
+
+class HostScreen(CercleScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
+
+    def __init__(self, name: str = "", title: str = "") -> None:
+        super().__init__()
+        self.person = name
+        self.session_title = title
+
+    def compose(self) -> ComposeResult:
+        lang = language()
+        protocols = [(f"{p.name.get(lang)} ({sum(ph.minutes for ph in p.phases_for(False))} "
+                      "min)", key) for key, p in builtin_protocols().items()]
+        with Vertical(id="form"):
+            yield Static(t("host.heading"), classes="heading")
+            yield Label(t("host.title"))
+            yield Input(value=self.session_title, placeholder=t("host.title_placeholder"),
+                        id="title")
+            yield Label(t("host.protocol"))
+            yield Select(protocols, value=DEFAULT_PROTOCOL, allow_blank=False, id="protocol")
+            yield Input(placeholder=t("host.protocol_file"), id="protocol-file")
+            yield Static(id="protocol-info", classes="dim")
+            yield Label(t("host.name"))
+            yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
+                        placeholder=t("host.name_placeholder"), id="name")
+            with Horizontal(classes="buttons"):
+                yield Button(t("host.start"), variant="primary", id="start")
+                yield Button(t("button.cancel"), id="cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#title", Input).focus()
+        self._describe(DEFAULT_PROTOCOL)
+
+    def _describe(self, key: str) -> None:
+        proto = builtin_protocols().get(key)
+        if proto is not None:
+            lang = language()
+            phases = " · ".join(f"{p.title.get(lang)} {p.minutes}′"
+                                for p in proto.phases_for(False))
+            self.query_one("#protocol-info", Static).update(phases)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self._describe(event.value)
+
+    def on_input_submitted(self) -> None:
+        self._start()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self._start()
+        else:
+            self.app.pop_screen()
+
+    def _start(self) -> None:
+        title = self.query_one("#title", Input).value.strip()
+        name = self.query_one("#name", Input).value.strip()
+        if not title:
+            self.notify(t("host.need_title"), severity="warning")
+            self.query_one("#title", Input).focus()
+            return
+        if not name:
+            self.notify(t("host.need_name"), severity="warning")
+            self.query_one("#name", Input).focus()
+            return
+        source = self.query_one("#protocol-file", Input).value.strip() or str(
+            self.query_one("#protocol", Select).value)
+        try:
+            protocol = load_protocol(source)
+        except ProtocolError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.app.start_hosting(title=title, protocol=protocol, name=name)  # type: ignore[attr-defined]

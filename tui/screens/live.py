@@ -1,0 +1,260 @@
+"""The live session: where the phase is, how much time is left, what everyone wrote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Static
+
+from model.protocols import Phase
+from model.snapshot import Snapshot
+from tui.i18n import language, t
+from tui.messages import PeersUpdated, SessionChanged
+from tui.room import Room
+from tui.screens.base import CercleScreen
+from tui.screens.dialogs import Confirm, EditItem, ExtendTime, Roles
+from tui.widgets.composer import Composer
+from tui.widgets.item_board import ItemBoard
+from tui.widgets.phase_header import PhaseHeader
+from tui.widgets.roster import Roster
+
+FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end"}
+
+
+def allowed_kinds(phase: Phase | None, roles: tuple[str, ...]) -> list[str]:
+    """The kinds I may add in ``phase``, given my roles."""
+    if phase is None:
+        return []
+    who = set(phase.contributors)
+    mine = set(roles) or {"consultants"}
+    if "client" not in roles and "facilitator" not in roles:
+        mine.add("consultants")
+    if "everyone" in who or who & mine or "scribe" in roles or "facilitator" in roles:
+        return list(phase.kinds)
+    return []
+
+
+class LiveScreen(CercleScreen):
+    """A session in progress, for whoever sits at this laptop."""
+
+    BINDINGS = [
+        Binding("f5", "timer", "key.timer"),
+        Binding("f6", "back", "key.back"),
+        Binding("f7", "next", "key.next"),
+        Binding("f8", "extend", "key.extend"),
+        Binding("f9", "roles", "key.roles"),
+        Binding("ctrl+t", "mark", "key.mark"),
+        Binding("ctrl+o", "edit", "key.edit"),
+        Binding("ctrl+r", "hand", "key.hand"),
+        Binding("ctrl+d", "done", "key.done"),
+        Binding("ctrl+k", "code", "key.code"),
+        Binding("ctrl+e", "export", "key.export"),
+        Binding("f10", "end", "key.end"),
+    ]
+
+    def __init__(self, room: Room) -> None:
+        super().__init__()
+        self.room = room
+        self._phase_seen = -1
+        self._rang_for = -1
+
+    def compose(self) -> ComposeResult:
+        snap = self.room.snapshot
+        yield PhaseHeader(id="header")
+        yield Static(id="instruction")
+        with Horizontal(id="body"):
+            yield ItemBoard(snap, self.room.me, id="board")
+            yield Roster(id="roster")
+        yield Composer(id="composer")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.render_all()
+        self.set_interval(1.0, self.tick)
+        self.set_interval(5.0, self._look)
+        self.query_one("#composer #text").focus()
+
+    # -- rendering --------------------------------------------------------------
+    @property
+    def snap(self) -> Snapshot:
+        return self.room.snapshot
+
+    def tick(self) -> None:
+        level = self.query_one(PhaseHeader).show(self.snap, self.room.now_ms())
+        index = self.snap.control.phase.index
+        if level == "red" and self._rang_for != index and self.snap.control.phase.status \
+                == "running":
+            self._rang_for = index
+            self.app.bell()
+
+    def _look(self) -> None:
+        if self.app.is_headless or self.app.app_focus:
+            self.query_one(ItemBoard).mark_seen()
+
+    def render_all(self) -> None:
+        snap = self.snap
+        self.tick()
+        phase = snap.current_phase
+        instruction = self.query_one("#instruction", Static)
+        if snap.control.phase.status == "ended":
+            instruction.update(t("live.ended"))
+        elif phase is not None:
+            instruction.update(phase.instruction.get(language()))
+        board = self.query_one(ItemBoard)
+        board.show(snap)
+        if snap.control.phase.index != self._phase_seen:
+            self._phase_seen = snap.control.phase.index
+            if phase is not None and phase.kinds:
+                board.focus_kind(phase.kinds[0])
+        kinds = [] if snap.control.phase.status == "ended" or self.room.read_only \
+            else allowed_kinds(phase, self.room.my_roles)
+        self.query_one(Composer).allow(kinds)
+        self.query_one(Roster).show(self.room.members())
+        self.refresh_bindings()
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.render_all()
+
+    def on_peers_updated(self, message: PeersUpdated) -> None:
+        self.query_one(Roster).show(self.room.members())
+
+    # -- what may be done here ------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        roles = self.room.my_roles
+        ended = self.snap.control.phase.status == "ended"
+        if self.room.read_only and action not in ("export", "code"):
+            return False
+        if action in FACILITATOR_ACTIONS:
+            return "facilitator" in roles and not ended
+        if action == "mark":
+            return "client" in roles or "facilitator" in roles
+        if action in ("hand", "done", "code"):
+            return self.room.node is not None
+        return True
+
+    def _report(self, error: str | None) -> None:
+        if error:
+            self.notify(error, severity="warning")
+        else:
+            self.render_all()
+
+    # -- writing ---------------------------------------------------------------------
+    def on_composer_submitted(self, message: Composer.Submitted) -> None:
+        fields: dict[str, Any] = {}
+        if message.kind == "action":
+            client = self.snap.control.roles.client
+            fields = {"owner": client or self.room.me}
+        self._report(self.room.act(self.room.session.add_item, message.kind, message.text,
+                                   **fields))
+
+    def on_item_board_chosen(self, message: ItemBoard.Chosen) -> None:
+        self._edit(message.item_id)
+
+    def action_edit(self) -> None:
+        item_id = self.query_one(ItemBoard).selected_item()
+        if item_id:
+            self._edit(item_id)
+
+    def _edit(self, item_id: str) -> None:
+        item = self.snap.item(item_id)
+        if item is None:
+            return
+        roles = self.room.my_roles
+        mine = item.author == self.room.me or item.on_behalf == self.room.me
+        may_edit = mine or "facilitator" in roles or "scribe" in roles or (
+            item.kind == "action" and ("client" in roles or item.owner == self.room.me))
+        if not may_edit:
+            self.notify(t("live.not_yours"), severity="warning")
+            return
+
+        def done(result: dict[str, Any] | None) -> None:
+            if not result:
+                return
+            if result.get("delete"):
+                self._report(self.room.act(self.room.session.delete_item, item_id))
+                return
+            text = result.pop("text", None)
+            if text:
+                self._report(self.room.act(self.room.session.edit_item, item_id, text))
+            if result:
+                self._report(self.room.act(self.room.session.set_action, item_id, **result))
+
+        self.app.push_screen(EditItem(item, self.snap, can_delete=mine or "facilitator" in roles),
+                             done)
+
+    def action_mark(self) -> None:
+        item_id = self.query_one(ItemBoard).selected_item()
+        item = self.snap.item(item_id) if item_id else None
+        if item is None:
+            return
+        session = self.room.session
+        if item.kind == "question":
+            self._report(self.room.act(session.mark_answered, item.id, not item.answered))
+        elif item.kind in ("advice", "hypothesis"):
+            self._report(self.room.act(session.mark_retained, item.id, not item.retained))
+        else:
+            self.notify(t("live.mark_what"))
+
+    # -- facilitation -------------------------------------------------------------------
+    def action_timer(self) -> None:
+        status = self.snap.control.phase.status
+        session = self.room.session
+        intent = {"waiting": session.start, "running": session.pause,
+                  "paused": session.resume}.get(status)
+        if intent is not None:
+            self._report(self.room.act(intent))
+
+    def action_next(self) -> None:
+        done, total = self.room.done_count()
+        if self.snap.control.phase.index + 1 >= len(self.snap.phases):
+            self.action_end()
+            return
+        if total and done < total:
+            self.app.push_screen(
+                Confirm(t("live.not_done", done=done, total=total), t("button.next")),
+                lambda ok: self._report(self.room.act(self.room.session.advance)) if ok else None)
+        else:
+            self._report(self.room.act(self.room.session.advance))
+
+    def action_back(self) -> None:
+        self._report(self.room.act(self.room.session.go_back))
+
+    def action_extend(self) -> None:
+        self.app.push_screen(ExtendTime(), lambda minutes: self._report(
+            self.room.act(self.room.session.extend, minutes)) if minutes else None)
+
+    def action_roles(self) -> None:
+        def done(choice: tuple[str, str] | None) -> None:
+            if choice is not None:
+                self._report(self.room.act(self.room.session.assign_role, *choice))
+
+        self.app.push_screen(Roles(self.snap), done)
+
+    def action_end(self) -> None:
+        self.app.push_screen(Confirm(t("live.end_question"), t("button.end")),
+                             lambda ok: self._report(self.room.act(self.room.session.end))
+                             if ok else None)
+
+    # -- everyone -------------------------------------------------------------------------
+    def action_hand(self) -> None:
+        raised = self.room.toggle_hand()
+        self.notify(t("live.hand_up") if raised else t("live.hand_down"))
+        self.query_one(Roster).show(self.room.members())
+
+    def action_done(self) -> None:
+        done = self.room.toggle_done()
+        self.notify(t("live.done") if done else t("live.not_done_any_more"))
+        self.query_one(Roster).show(self.room.members())
+
+    def action_code(self) -> None:
+        from tui.screens.lobby import LobbyScreen
+
+        self.app.push_screen(LobbyScreen(self.room, return_to_live=False))
+
+    def action_export(self) -> None:
+        from tui.screens.review import export_all
+
+        self.notify(export_all(self.room, language()))

@@ -1,0 +1,105 @@
+"""The join code in large characters, the join link, and who has joined so far."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Horizontal, Vertical
+from textual.widgets import Button, Digits, Footer, Label, Static
+
+from sync.codes import generate_code
+from tui.i18n import t
+from tui.messages import PeersUpdated, SessionChanged
+from tui.room import Room
+from tui.screens.base import CercleScreen
+
+
+class LobbyScreen(CercleScreen):
+    """Shown to the host before the session starts, and on demand (Ctrl+K) later."""
+
+    BINDINGS = [
+        Binding("f2", "rotate", "key.rotate"),
+        Binding("escape", "close", "key.close"),
+    ]
+
+    def __init__(self, room: Room, *, return_to_live: bool = True,
+                 addresses: list[str] | None = None) -> None:
+        super().__init__()
+        self.room = room
+        self.return_to_live = return_to_live
+        self.addresses = addresses or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="lobby"):
+            yield Label(self.room.snapshot.info.title, id="lobby-title")
+            yield Label(t("lobby.code"), classes="dim")
+            with Center():
+                yield Digits(self._code(), id="code")
+            yield Static(id="link")
+            yield Static(id="joined")
+            with Horizontal(classes="buttons"):
+                if self.return_to_live:
+                    yield Button(t("lobby.begin"), variant="primary", id="begin")
+                else:
+                    yield Button(t("button.close"), variant="primary", id="begin")
+                if self._is_host():
+                    yield Button(t("lobby.rotate"), id="rotate")
+        yield Footer()
+
+    def _is_host(self) -> bool:
+        return self.room.node is not None and "facilitator" in self.room.my_roles
+
+    def _code(self) -> str:
+        return self.room.node.code if self.room.node else "------"
+
+    def on_mount(self) -> None:
+        self.render_state()
+        self.query_one("#begin", Button).focus()
+
+    def render_state(self) -> None:
+        node = self.room.node
+        if node is not None:
+            addresses = self.addresses or ["127.0.0.1"]
+            links = "\n".join(node.join_link(a) for a in addresses)
+            self.query_one("#link", Static).update(
+                f"{t('lobby.link')}\n{links}\n{t('lobby.address')}: "
+                + ", ".join(f"{a}:{node.port}" for a in addresses))
+            self.query_one("#code", Digits).update(node.code)
+        names = [m.name + ("" if m.online else f" ({t('roster.offline')})")
+                 for m in self.room.members()]
+        self.query_one("#joined", Static).update(
+            t("lobby.joined", count=len(names)) + "\n" + ", ".join(names))
+
+    def on_peers_updated(self, message: PeersUpdated) -> None:
+        self.render_state()
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.render_state()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rotate":
+            return self._is_host()
+        return True
+
+    def action_rotate(self) -> None:
+        if self.room.node is not None:
+            self.room.node.rotate_code(generate_code())
+            self.render_state()
+            self.notify(t("lobby.rotated"))
+
+    def action_close(self) -> None:
+        self._leave()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "rotate":
+            self.action_rotate()
+        elif event.button.id == "begin":
+            self._leave()
+
+    def _leave(self) -> None:
+        if self.return_to_live:
+            from tui.screens.live import LiveScreen
+
+            self.app.switch_screen(LiveScreen(self.room))
+        else:
+            self.app.pop_screen()

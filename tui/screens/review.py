@@ -1,0 +1,144 @@
+"""Reading a session afterwards: phase by phase, the summary, and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from model import export, sessionfile
+from model.snapshot import Item, Snapshot
+from tui.i18n import language, t
+from tui.room import Room
+from tui.screens.base import CercleScreen
+from tui.widgets.item_board import item_state
+from tui.widgets.phase_header import clock_text
+
+
+def export_all(room: Room, lang: str) -> str:
+    """Write Markdown, HTML and JSON beside the session file; returns a line for people."""
+    folder = room.path.parent if room.path else Path.cwd()
+    stem = room.path.stem if room.path else "session"
+    written = []
+    try:
+        for fmt in export.FORMATS:
+            target = folder / f"{stem}.{fmt}"
+            sessionfile.write_atomic(target, export.render(room.snapshot, fmt, lang))
+            written.append(target.name)
+    except sessionfile.SessionFileError as exc:
+        return t("export.failed", error=str(exc))
+    return t("export.done", folder=str(folder), files=", ".join(written))
+
+
+def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
+    text = Text()
+    if not items:
+        text.append(t("review.nothing") + "\n", style="dim")
+    for item in items:
+        text.append(f"• [{t(f'kind.{item.kind}')}] ", style="cyan")
+        text.append(item.text)
+        text.append(f" — {snap.name_of(item.speaker)}", style="dim")
+        state = item_state(item, snap)
+        if state:
+            text.append(f"  {state}", style="bold")
+        text.append("\n")
+    return text
+
+
+def timeline(snap: Snapshot, width: int = 30) -> Text:
+    """Planned against actual minutes per phase, as bars."""
+    lang = language()
+    state = snap.control.phase
+    rows = [(p.title.get(lang), p.minutes * 60_000, state.actual_for(i))
+            for i, p in enumerate(snap.phases)]
+    longest = max([max(planned, actual) for _, planned, actual in rows] + [1])
+    text = Text(t("review.timeline") + "\n", style="bold")
+    for title, planned, actual in rows:
+        text.append(f"{title[:22]:<23}")
+        text.append("▒" * max(1, round(planned / longest * width)), style="blue")
+        text.append(f" {clock_text(planned)}\n", style="dim")
+        text.append(" " * 23)
+        bar = round(actual / longest * width)
+        text.append("█" * bar, style="red" if actual > planned else "green")
+        text.append(f" {clock_text(actual)}\n")
+    text.append(f"▒ {t('review.planned')}  █ {t('review.actual')}\n", style="dim")
+    return text
+
+
+class ReviewScreen(CercleScreen):
+    """Read-only: the board as each phase closed, the summary, exports."""
+
+    BINDINGS = [
+        Binding("ctrl+e", "export", "key.export"),
+        Binding("escape", "back", "key.back_home"),
+    ]
+
+    def __init__(self, room: Room) -> None:
+        super().__init__()
+        self.room = room
+
+    def compose(self) -> ComposeResult:
+        snap = self.room.snapshot
+        lang = language()
+        options = [Option(t("review.summary"), id="summary"),
+                   Option(t("review.timeline"), id="timeline")]
+        options += [Option(f"{i + 1}. {p.title.get(lang)}", id=f"phase-{i}")
+                    for i, p in enumerate(snap.phases)]
+        yield Static(Text(snap.info.title, style="bold") + Text(
+            f"  ·  {snap.protocol.name.get(lang) if snap.protocol else ''}", style="dim"),
+            id="review-title")
+        with Horizontal():
+            yield OptionList(*options, id="phases")
+            with VerticalScroll(id="page"):
+                yield Static(id="content")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show("summary")
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id:
+            self.show(event.option.id)
+
+    def show(self, page: str) -> None:
+        snap = self.room.snapshot
+        content = self.query_one("#content", Static)
+        if page == "summary":
+            text = Text()
+            for title, kinds, keep in (
+                (t("export.contract"), ("contract",), None),
+                (t("export.retained"), ("advice", "hypothesis"), "retained"),
+                (t("export.actions"), ("action",), None),
+                (t("export.learnings"), ("learning",), None),
+            ):
+                items = tuple(i for i in snap.items_of(*kinds) if not keep or i.retained)
+                text.append(title + "\n", style="bold underline")
+                text.append_text(_items(snap, items))
+                text.append("\n")
+            content.update(text)
+        elif page == "timeline":
+            content.update(timeline(snap))
+        else:
+            index = int(page.removeprefix("phase-"))
+            board = self.room.session.board_at(index)
+            phase = snap.phases[index]
+            text = Text(phase.title.get(language()) + "\n", style="bold")
+            text.append(phase.instruction.get(language()) + "\n\n", style="italic dim")
+            text.append(t("review.board_at_end") + "\n", style="bold")
+            text.append_text(_items(board, board.items))
+            content.update(text)
+
+    def action_export(self) -> None:
+        self.notify(export_all(self.room, language()))
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+        else:
+            self.app.exit()

@@ -1,0 +1,56 @@
+"""Where a person writes: the kinds the current phase allows them, and the text."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Select
+
+from tui.i18n import t
+
+
+class Composer(Horizontal):
+    """Posts ``Composer.Submitted`` on Enter; keeps the text while the screen repaints."""
+
+    class Submitted(Message):
+        def __init__(self, kind: str, text: str) -> None:
+            super().__init__()
+            self.kind = kind
+            self.text = text
+
+    DEFAULT_CSS = """
+    Composer { height: 3; }
+    Composer Select { width: 22; }
+    Composer Input { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Select[str]([], id="kind", allow_blank=True, prompt=t("composer.kind"))
+        yield Input(placeholder=t("composer.placeholder"), id="text")
+
+    def allow(self, kinds: list[str]) -> None:
+        """Offer ``kinds``; with none, the phase is for listening."""
+        select = self.query_one("#kind", Select)
+        entry = self.query_one("#text", Input)
+        current = select.value
+        options = [(t(f"kind.{k}"), k) for k in kinds]
+        if [o[1] for o in options] != getattr(self, "_kinds", None):
+            self._kinds = [o[1] for o in options]
+            select.set_options(options)
+            if current in self._kinds:
+                select.value = current
+            elif self._kinds:
+                select.value = self._kinds[0]
+        entry.disabled = not kinds
+        select.disabled = not kinds
+        entry.placeholder = t("composer.placeholder") if kinds else t("composer.listen")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        select = self.query_one("#kind", Select)
+        text = event.value.strip()
+        if not text or select.value is Select.BLANK:
+            return
+        self.post_message(self.Submitted(str(select.value), text))
+        event.input.value = ""

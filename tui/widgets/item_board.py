@@ -1,0 +1,192 @@
+"""The items of a session, one tab per kind, updated in place.
+
+Rows are keyed by item id and updated where they stand, so a remote edit
+never moves the reader's cursor; new items by others carry a marker until the
+reader has looked at their tab.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, TabbedContent, TabPane
+from textual.widgets.data_table import ColumnKey
+
+from model.snapshot import Item, Snapshot
+from tui.i18n import t
+
+NEW = "●"
+
+
+def kinds_of(snap: Snapshot) -> list[str]:
+    """The item kinds this session's protocol uses, in the order phases use them."""
+    kinds: list[str] = []
+    for phase in snap.phases:
+        for kind in phase.kinds:
+            if kind not in kinds:
+                kinds.append(kind)
+    for item in snap.items:  # items of other kinds (another program, a later version)
+        if item.kind not in kinds:
+            kinds.append(item.kind)
+    return kinds or ["note"]
+
+
+def item_state(item: Item, snap: Snapshot) -> str:
+    if item.kind == "question":
+        return "✓ " + t("state.answered") if item.answered else ""
+    if item.kind in ("advice", "hypothesis"):
+        return "★ " + t("state.retained") if item.retained else ""
+    if item.kind == "action":
+        parts = [snap.name_of(item.owner) if item.owner else "",
+                 item.due, t(f"status.{item.status or 'open'}")]
+        return " · ".join(p for p in parts if p)
+    return ""
+
+
+class ItemTable(DataTable[Text | str]):
+    """One kind's items."""
+
+
+class ItemBoard(Vertical):
+    """Tabs of items by kind; ``show`` diffs the rows against a snapshot."""
+
+    class Chosen(Message):
+        """The reader pressed Enter on an item."""
+
+        def __init__(self, item_id: str) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    DEFAULT_CSS = """
+    ItemBoard { height: 1fr; }
+    ItemBoard ItemTable { height: 1fr; }
+    """
+
+    def __init__(self, snap: Snapshot, me: str, anonymous: frozenset[str] = frozenset(),
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.kinds = kinds_of(snap)
+        self.me = me
+        self.anonymous = anonymous
+        self.seen: set[str] = {i.id for i in snap.items}
+        self._rows: dict[str, dict[str, tuple[object, ...]]] = {k: {} for k in self.kinds}
+        self._snap = snap
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for kind in self.kinds:
+                with TabPane(t(f"kinds.{kind}"), id=f"tab-{kind}"):
+                    table = ItemTable(id=f"table-{kind}", cursor_type="row", zebra_stripes=True)
+                    yield table
+
+    def on_mount(self) -> None:
+        for kind in self.kinds:
+            table = self.query_one(f"#table-{kind}", ItemTable)
+            table.add_column(" ", key="new", width=1)
+            table.add_column(t("column.author"), key="author", width=10)
+            table.add_column(t("column.state"), key="state", width=12)
+            table.add_column(t("column.text"), key="text", width=self._text_width())
+        self.show(self._snap)
+
+    def _text_width(self) -> int:
+        # The other columns and each column's padding (2): the text wraps in what is left.
+        return max(20, self.size.width - (1 + 10 + 12) - 4 * 2 - 2)
+
+    def on_resize(self) -> None:
+        width = self._text_width()
+        for kind in self.kinds:
+            table = self.table(kind)
+            column = table.columns.get(ColumnKey("text"))
+            if column is not None and column.width != width:
+                column.width = width
+                self._rebuild(kind)
+
+    def _rebuild(self, kind: str) -> None:
+        """Re-add a table's rows so their heights follow the new text width."""
+        table = self.table(kind)
+        cursor = table.cursor_row
+        table.clear()
+        self._rows[kind].clear()
+        self.show(self._snap)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+
+    def table(self, kind: str) -> ItemTable:
+        return self.query_one(f"#table-{kind}", ItemTable)
+
+    @property
+    def active_kind(self) -> str:
+        active = self.query_one("#tabs", TabbedContent).active
+        return active.removeprefix("tab-") if active else self.kinds[0]
+
+    def focus_kind(self, kind: str) -> None:
+        if kind in self.kinds:
+            self.query_one("#tabs", TabbedContent).active = f"tab-{kind}"
+
+    def selected_item(self) -> str | None:
+        table = self.table(self.active_kind)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return str(row_key.value) if row_key.value is not None else None
+
+    def author_text(self, item: Item, snap: Snapshot) -> str:
+        if item.kind in self.anonymous:
+            return t("author.anonymous")
+        name = snap.name_of(item.speaker)
+        return name + (" ✎" if item.on_behalf else "")
+
+    def show(self, snap: Snapshot) -> None:
+        """Bring every table up to ``snap`` without moving cursors."""
+        self._snap = snap
+        visible = self.active_kind
+        by_kind: dict[str, list[Item]] = {k: [] for k in self.kinds}
+        for item in snap.items:
+            by_kind.setdefault(item.kind, []).append(item)
+        for kind in self.kinds:
+            table = self.table(kind)
+            rows = self._rows[kind]
+            if any(rows.get(i.id, (None,) * 4)[3] not in (None, i.text)
+                   for i in by_kind.get(kind, [])):
+                # An edited text may need more or fewer lines: re-add the rows.
+                table.clear()
+                rows.clear()
+            wanted = {i.id: i for i in by_kind.get(kind, [])}
+            cursor_item = self.selected_item() if kind == visible else None
+            for item_id in [r for r in rows if r not in wanted]:
+                table.remove_row(item_id)
+                del rows[item_id]
+            for item in by_kind.get(kind, []):
+                is_new = item.id not in self.seen and item.author != self.me
+                cells = (Text(NEW, style="bold yellow") if is_new else "",
+                         self.author_text(item, snap), item_state(item, snap), item.text)
+                if item.id not in rows:
+                    table.add_row(*cells, key=item.id, height=None)
+                elif rows[item.id] != cells:
+                    for column, value in zip(("new", "author", "state", "text"), cells,
+                                             strict=True):
+                        table.update_cell(item.id, column, value, update_width=False)
+                rows[item.id] = cells
+            if cursor_item is not None and cursor_item in rows:
+                table.move_cursor(row=table.get_row_index(cursor_item), animate=False)
+            count = len(rows)
+            fresh = sum(1 for i in by_kind.get(kind, [])
+                        if i.id not in self.seen and i.author != self.me)
+            label = f"{t(f'kinds.{kind}')} ({count})" + (f" {NEW}{fresh}" if fresh else "")
+            self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
+
+    def mark_seen(self, kind: str | None = None) -> None:
+        """The reader looked at ``kind``'s tab: its items are no longer new."""
+        kind = kind or self.active_kind
+        self.seen |= set(self._rows.get(kind, {}))
+        self.show(self._snap)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.mark_seen(self.active_kind)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Chosen(str(event.row_key.value)))

@@ -1,0 +1,40 @@
+"""Who is in the room: online or not, roles, raised hands in order, who is done."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.i18n import t
+from tui.room import Member
+
+_BADGE = {"facilitator": "F", "client": "C", "scribe": "S"}
+
+
+def roster_text(members: list[Member]) -> Text:
+    hands = sorted((m.hand_raised_at or 0.0, m.id) for m in members
+                   if m.hand_raised_at is not None)
+    order = {member_id: n for n, (_, member_id) in enumerate(hands, start=1)}
+    text = Text()
+    text.append(t("roster.title") + "\n", style="bold underline")
+    for m in members:
+        text.append("● " if m.online else "○ ", style="green" if m.online else "dim")
+        text.append(m.name, style="bold" if m.me else "")
+        for role in m.roles:
+            text.append(f" {_BADGE[role]}", style="reverse")
+        if m.id in order:
+            text.append(f" ✋{order[m.id]}", style="bold yellow")
+        if m.done:
+            text.append(" ✓", style="bold green")
+        if m.typing:
+            text.append(" …", style="dim")
+        text.append("\n")
+    text.append("\n" + t("roster.legend"), style="dim")
+    return text
+
+
+class Roster(Static):
+    DEFAULT_CSS = "Roster { width: 26; padding: 0 1; border-left: solid $primary-darken-2; }"
+
+    def show(self, members: list[Member]) -> None:
+        self.update(roster_text(members))
