@@ -1,0 +1,12 @@
+"""A finished session opened read-only for review."""
+
+from __future__ import annotations
+
+from tests.tui.snapshot_apps.sessions import finished
+from tui.app import CercleApp
+
+
+def app(lang: str = "en") -> CercleApp:
+    people = finished()
+    room = people.room("facilitator", read_only=True)
+    return CercleApp(start="review", room=room, lang=lang, advertise=False, clock=room.clock)

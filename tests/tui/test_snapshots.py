@@ -1,0 +1,56 @@
+"""What each screen looks like: SVG snapshots of fixed scenarios.
+
+Update them after an intended visual change with
+``uv run pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the
+report or the SVGs before committing. Apps are passed as instances built by
+the scenario modules (a path would let Textual reuse a cached screenshot).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.tui.snapshot_apps import home, host, join, live, review
+
+SMALL = (80, 24)
+LARGE = (160, 48)
+
+
+async def steady_cursor(pilot: Pilot[Any]) -> None:
+    """Stop text cursors blinking, so a slow run cannot catch one half-way (hidden)."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_home(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(home.app(lang), terminal_size=SMALL, run_before=steady_cursor)
+
+
+def test_host_form(snap_compare: Any) -> None:
+    assert snap_compare(host.app(), terminal_size=SMALL, run_before=steady_cursor)
+
+
+def test_join(snap_compare: Any) -> None:
+    assert snap_compare(join.app(), terminal_size=SMALL, run_before=steady_cursor)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("role", live.ROLES)
+def test_live(snap_compare: Any, role: str, lang: str, size: tuple[int, int]) -> None:
+    assert snap_compare(live.app(role, lang), terminal_size=size, run_before=steady_cursor)
+
+
+def test_review_summary(snap_compare: Any) -> None:
+    assert snap_compare(review.app(), terminal_size=SMALL, run_before=steady_cursor)
+
+
+def test_review_timeline(snap_compare: Any) -> None:
+    assert snap_compare(review.app(), terminal_size=SMALL, press=["down"],
+                        run_before=steady_cursor)
