@@ -45,8 +45,8 @@ class CercleApp(App[int]):
     CSS_PATH = "cercle.tcss"
     TITLE = "Cercle"
     BINDINGS = [
-        Binding("f1", "help", "Help", show=True),
-        Binding("ctrl+q", "quit", "Quit", show=True, priority=True),
+        Binding("f1", "help", "key.help", show=True),
+        Binding("ctrl+q", "quit", "key.quit", show=True, priority=True),
     ]
 
     def __init__(
@@ -67,6 +67,7 @@ class CercleApp(App[int]):
         self.settings = Settings.load()
         set_language(lang or self.settings.lang or None)
         super().__init__()
+        self._translate_bindings()
         self.start_screen = start
         self.room = room
         self.interfaces = interfaces
@@ -77,8 +78,16 @@ class CercleApp(App[int]):
         self.join_code = join_code
         self.person = name
         self.demo = demo
+        self.join_timeout = JOIN_TIMEOUT
         self._stack = contextlib.AsyncExitStack()
         self.addresses: list[str] = []
+
+    def _translate_bindings(self) -> None:
+        from tui.screens.base import translate_bindings
+
+        merged = type(self)._merged_bindings
+        if merged is not None:
+            self._bindings = translate_bindings(merged.copy())
 
     # -- start and stop ------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -222,7 +231,7 @@ class CercleApp(App[int]):
         node.connect(target.host, target.port)
         ok = False
         try:
-            async with asyncio.timeout(JOIN_TIMEOUT):
+            async with asyncio.timeout(self.join_timeout):
                 ok = await node.wait_synced()
         except TimeoutError:
             ok = False
@@ -264,6 +273,7 @@ class CercleApp(App[int]):
         from tui.screens.home import HomeScreen
 
         self.settings.lang = set_language("fr" if language() == "en" else "en")
+        self._translate_bindings()
         with contextlib.suppress(sessionfile.SessionFileError):
             self.settings.save()
         if isinstance(self.screen, HomeScreen):
@@ -276,12 +286,17 @@ class CercleApp(App[int]):
 
     def action_help(self) -> None:
         from tui.screens.dialogs import Help
+        from tui.screens.live import LiveScreen
 
         rows = [(self.get_key_display(Binding(key, "")), description)
                 for key, description, _ in self._screen_bindings(self.screen)]
         rows += [("F1", t("key.help")), ("Ctrl+P", t("help.palette")),
                  ("Ctrl+Q", t("key.quit"))]
-        self.push_screen(Help(rows))
+        intro = ""
+        if isinstance(self.screen, LiveScreen) and self.screen.snap.current_phase is not None:
+            phase = self.screen.snap.current_phase
+            intro = f"{phase.title.get(language())}\n{phase.instruction.get(language())}"
+        self.push_screen(Help(rows, intro))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

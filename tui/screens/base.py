@@ -16,7 +16,8 @@ from textual.screen import ModalScreen, Screen
 from tui.i18n import t
 
 
-def _translate(bindings: BindingsMap) -> BindingsMap:
+def translate_bindings(bindings: BindingsMap) -> BindingsMap:
+    """A copy of ``bindings`` whose descriptions (catalog keys) are translated."""
     translated = BindingsMap()
     for key, items in bindings.key_to_bindings.items():
         translated.key_to_bindings[key] = [
@@ -29,10 +30,10 @@ def _translate(bindings: BindingsMap) -> BindingsMap:
 class CercleScreen(Screen[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._bindings = _translate(self._bindings)
+        self._bindings = translate_bindings(self._bindings)
 
 
 class CercleModal(ModalScreen[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._bindings = _translate(self._bindings)
+        self._bindings = translate_bindings(self._bindings)

@@ -185,14 +185,17 @@ class Help(CercleModal):
 
     BINDINGS = [Binding("escape,f1,q", "dismiss(None)", "key.close")]
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], intro: str = "") -> None:
         super().__init__()
         self.rows = rows
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(t("help.title"), classes="question")
             with VerticalScroll():
+                if self.intro:  # the whole phase instruction, cut short in the live header
+                    yield Static(self.intro, classes="intro")
+                yield Label(t("help.title"), classes="question")
                 width = max((len(k) for k, _ in self.rows), default=4) + 2
                 yield Static("\n".join(f"{k:<{width}}{d}" for k, d in self.rows))
             yield Static(t("help.footer"), classes="dim")

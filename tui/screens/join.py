@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -63,9 +64,10 @@ class JoinScreen(CercleScreen):
         if not sessions:
             listing.add_option(Option(t("join.looking"), disabled=True))
         for name, found in sorted(sessions.items(), key=lambda kv: kv[1].label):
-            listing.add_option(Option(
+            # The label comes from the network: plain text, never markup.
+            listing.add_option(Option(Text(
                 f"{found.label}  ·  {found.host}:{found.port}  ·  "
-                + t("join.people", count=found.people), id=name))
+                + t("join.people", count=found.people)), id=name))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         found = self.found.get(event.option.id or "")

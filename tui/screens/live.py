@@ -46,12 +46,12 @@ class LiveScreen(CercleScreen):
         Binding("f7", "next", "key.next"),
         Binding("f8", "extend", "key.extend"),
         Binding("f9", "roles", "key.roles"),
-        Binding("ctrl+t", "mark", "key.mark"),
-        Binding("ctrl+o", "edit", "key.edit"),
-        Binding("ctrl+r", "hand", "key.hand"),
-        Binding("ctrl+d", "done", "key.done"),
-        Binding("ctrl+k", "code", "key.code"),
-        Binding("ctrl+e", "export", "key.export"),
+        Binding("ctrl+t", "mark", "key.mark", priority=True),
+        Binding("ctrl+o", "edit", "key.edit", priority=True),
+        Binding("ctrl+r", "hand", "key.hand", priority=True),
+        Binding("ctrl+d", "done", "key.done", priority=True),
+        Binding("ctrl+k", "code", "key.code", priority=True),
+        Binding("ctrl+e", "export", "key.export", priority=True),
         Binding("f10", "end", "key.end"),
     ]
 
@@ -60,6 +60,7 @@ class LiveScreen(CercleScreen):
         self.room = room
         self._phase_seen = -1
         self._rang_for = -1
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         snap = self.room.snapshot
@@ -72,6 +73,11 @@ class LiveScreen(CercleScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Nested widgets (tabs, selects) finish mounting after this screen: render then.
+        self.call_after_refresh(self._first_render)
+
+    def _first_render(self) -> None:
+        self._ready = True
         self.render_all()
         self.set_interval(1.0, self.tick)
         self.set_interval(5.0, self._look)
@@ -116,10 +122,12 @@ class LiveScreen(CercleScreen):
         self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        self.render_all()
+        if self._ready:  # a change may arrive while the screen is being built
+            self.render_all()
 
     def on_peers_updated(self, message: PeersUpdated) -> None:
-        self.query_one(Roster).show(self.room.members())
+        if self._ready:
+            self.query_one(Roster).show(self.room.members())
 
     # -- what may be done here ------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -71,10 +71,12 @@ class LobbyScreen(CercleScreen):
             t("lobby.joined", count=len(names)) + "\n" + ", ".join(names))
 
     def on_peers_updated(self, message: PeersUpdated) -> None:
-        self.render_state()
+        if self.is_mounted:
+            self.render_state()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        self.render_state()
+        if self.is_mounted:
+            self.render_state()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "rotate":

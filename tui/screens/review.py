@@ -50,20 +50,26 @@ def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
     return text
 
 
-def timeline(snap: Snapshot, width: int = 30) -> Text:
-    """Planned against actual minutes per phase, as bars."""
+def _fit(title: str, width: int) -> str:
+    return title if len(title) <= width else title[: width - 1] + "…"
+
+
+def timeline(snap: Snapshot, width: int = 60) -> Text:
+    """Planned against actual minutes per phase, as bars fitting in ``width`` columns."""
     lang = language()
     state = snap.control.phase
     rows = [(p.title.get(lang), p.minutes * 60_000, state.actual_for(i))
             for i, p in enumerate(snap.phases)]
     longest = max([max(planned, actual) for _, planned, actual in rows] + [1])
+    label = max(10, min(24, width // 3))
+    bars = max(8, width - label - 8)
     text = Text(t("review.timeline") + "\n", style="bold")
     for title, planned, actual in rows:
-        text.append(f"{title[:22]:<23}")
-        text.append("▒" * max(1, round(planned / longest * width)), style="blue")
+        text.append(f"{_fit(title, label - 1):<{label}}")
+        text.append("▒" * max(1, round(planned / longest * bars)), style="blue")
         text.append(f" {clock_text(planned)}\n", style="dim")
-        text.append(" " * 23)
-        bar = round(actual / longest * width)
+        text.append(" " * label)
+        bar = round(actual / longest * bars)
         text.append("█" * bar, style="red" if actual > planned else "green")
         text.append(f" {clock_text(actual)}\n")
     text.append(f"▒ {t('review.planned')}  █ {t('review.actual')}\n", style="dim")
@@ -123,7 +129,7 @@ class ReviewScreen(CercleScreen):
                 text.append("\n")
             content.update(text)
         elif page == "timeline":
-            content.update(timeline(snap))
+            content.update(timeline(snap, max(30, self.query_one("#page").size.width - 2)))
         else:
             index = int(page.removeprefix("phase-"))
             board = self.room.session.board_at(index)

@@ -7,9 +7,12 @@ reader has looked at their tab.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, TabbedContent, TabPane
 from textual.widgets.data_table import ColumnKey
@@ -39,7 +42,7 @@ def item_state(item: Item, snap: Snapshot) -> str:
     if item.kind in ("advice", "hypothesis"):
         return "★ " + t("state.retained") if item.retained else ""
     if item.kind == "action":
-        parts = [snap.name_of(item.owner) if item.owner else "",
+        parts = ["→ " + snap.name_of(item.owner) if item.owner else "",
                  item.due, t(f"status.{item.status or 'open'}")]
         return " · ".join(p for p in parts if p)
     return ""
@@ -75,19 +78,20 @@ class ItemBoard(Vertical):
         self._snap = snap
 
     def compose(self) -> ComposeResult:
+        # Tables are kept by kind: TabbedContent mounts its panes a moment later.
+        self._tables: dict[str, ItemTable] = {}
         with TabbedContent(id="tabs"):
             for kind in self.kinds:
                 with TabPane(t(f"kinds.{kind}"), id=f"tab-{kind}"):
                     table = ItemTable(id=f"table-{kind}", cursor_type="row", zebra_stripes=True)
+                    table.add_column(" ", key="new", width=1)
+                    table.add_column(t("column.author"), key="author", width=10)
+                    table.add_column(t("column.state"), key="state", width=12)
+                    table.add_column(t("column.text"), key="text", width=40)
+                    self._tables[kind] = table
                     yield table
 
     def on_mount(self) -> None:
-        for kind in self.kinds:
-            table = self.query_one(f"#table-{kind}", ItemTable)
-            table.add_column(" ", key="new", width=1)
-            table.add_column(t("column.author"), key="author", width=10)
-            table.add_column(t("column.state"), key="state", width=12)
-            table.add_column(t("column.text"), key="text", width=self._text_width())
         self.show(self._snap)
 
     def _text_width(self) -> int:
@@ -114,16 +118,22 @@ class ItemBoard(Vertical):
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
 
     def table(self, kind: str) -> ItemTable:
-        return self.query_one(f"#table-{kind}", ItemTable)
+        return self._tables[kind]
 
     @property
     def active_kind(self) -> str:
-        active = self.query_one("#tabs", TabbedContent).active
+        tabs = self.query("#tabs")
+        active = tabs.first(TabbedContent).active if tabs else ""
         return active.removeprefix("tab-") if active else self.kinds[0]
 
     def focus_kind(self, kind: str) -> None:
-        if kind in self.kinds:
+        """Show ``kind``'s tab (once the tabs exist: they mount after the board)."""
+        if kind not in self.kinds:
+            return
+        try:
             self.query_one("#tabs", TabbedContent).active = f"tab-{kind}"
+        except NoMatches:
+            self.call_after_refresh(self.focus_kind, kind)
 
     def selected_item(self) -> str | None:
         table = self.table(self.active_kind)
@@ -175,7 +185,8 @@ class ItemBoard(Vertical):
             fresh = sum(1 for i in by_kind.get(kind, [])
                         if i.id not in self.seen and i.author != self.me)
             label = f"{t(f'kinds.{kind}')} ({count})" + (f" {NEW}{fresh}" if fresh else "")
-            self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
+            with suppress(NoMatches, ValueError):  # before the tabs are mounted
+                self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
 
     def mark_seen(self, kind: str | None = None) -> None:
         """The reader looked at ``kind``'s tab: its items are no longer new."""

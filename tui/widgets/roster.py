@@ -34,7 +34,9 @@ def roster_text(members: list[Member]) -> Text:
 
 
 class Roster(Static):
-    DEFAULT_CSS = "Roster { width: 26; padding: 0 1; border-left: solid $primary-darken-2; }"
+    DEFAULT_CSS = """
+    Roster { width: 26; height: 1fr; padding: 0 1; border-left: solid $primary-darken-2; }
+    """
 
     def show(self, members: list[Member]) -> None:
         self.update(roster_text(members))

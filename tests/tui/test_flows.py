@@ -1,0 +1,249 @@
+"""What people do with the app, driven by Textual's Pilot; real sync over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import Digits, Input, Static
+
+from model import sessionfile
+from model.protocols import builtin_protocols
+from model.session import Session
+from tests.sync.mesh import until
+from tui.app import CercleApp
+from tui.room import Room
+from tui.screens.dialogs import Confirm
+from tui.screens.home import HomeScreen
+from tui.screens.join import JoinScreen
+from tui.screens.live import LiveScreen
+from tui.screens.lobby import LobbyScreen
+from tui.screens.review import ReviewScreen
+from tui.widgets.item_board import ItemBoard
+from tui.widgets.phase_header import PhaseHeader
+
+LOOP = ["127.0.0.1"]
+
+
+def make_app(**kwargs: object) -> CercleApp:
+    app = CercleApp(lang="en", interfaces=LOOP, advertise=False, **kwargs)  # type: ignore[arg-type]
+    app.join_timeout = 3.0
+    return app
+
+
+async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    await pilot.pause()
+    # Most of the text is set at once (each key press costs a repaint), the end is typed.
+    widget.value = text[:-3]
+    await pilot.press("end", *text[-3:])
+    assert widget.value == text
+
+
+def texts(app: CercleApp) -> set[str]:
+    assert app.room is not None
+    return {i.text for i in app.room.snapshot.items}
+
+
+async def host_session(pilot, title: str = "Atelier", name: str = "Anne") -> None:  # type: ignore[no-untyped-def]
+    await pilot.press("f2")
+    await type_into(pilot, "#title", title)
+    await type_into(pilot, "#name", name)
+    await pilot.press("enter")
+    await until(lambda: isinstance(pilot.app.screen, LobbyScreen), what="the lobby")
+
+
+async def test_host_flow_shows_code_then_live_session() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, HomeScreen)
+        await host_session(pilot)
+        assert app.room is not None and app.room.node is not None
+        code = app.screen.query_one("#code", Digits).value
+        assert code == app.room.node.code and len(code) == 9
+        link = str(app.screen.query_one("#link", Static).render())
+        assert f"cercle://127.0.0.1:{app.room.node.port}/" in link
+        await pilot.press("enter")  # "Go to the session"
+        await until(lambda: isinstance(app.screen, LiveScreen))
+        header = str(app.screen.query_one(PhaseHeader).render())
+        assert "Atelier" in header and "phase 1 of 6" in header
+        await pilot.press("f5")  # start the timer
+        assert app.room.snapshot.control.phase.status == "running"
+        await type_into(pilot, "#composer #text", "Contexte : fusion en cours")
+        await pilot.press("enter")
+        assert texts(app) == {"Contexte : fusion en cours"}
+        assert Path(app.room.path or "").exists()
+
+
+async def test_two_laptops_share_items_and_phases() -> None:
+    anne, bob = make_app(), make_app()
+    async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
+        await host_session(pa)
+        node = anne.room.node  # type: ignore[union-attr]
+        assert node is not None
+        await pa.press("enter")
+        await pb.press("f3")
+        assert isinstance(bob.screen, JoinScreen)
+        await type_into(pb, "#address", f"127.0.0.1:{node.port}")
+        await type_into(pb, "#code", node.code)
+        await type_into(pb, "#name", "Bob")
+        await pb.press("enter")
+        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        await until(lambda: len(anne.room.snapshot.participants) == 2, what="Bob at Anne's")
+        # Bob is a consultant: the facilitator's keys are not his.
+        assert bob.screen.check_action("next", ()) is False
+        assert anne.screen.check_action("next", ()) is True
+        await pa.press("f5", "f7")  # start, then clarifying questions
+        # Bob has not said he is done: Anne is asked before moving on.
+        assert isinstance(anne.screen, Confirm)
+        assert "0 of 1 people are done" in str(anne.screen.query_one(".question").render())
+        await pa.click("#yes")
+        await until(lambda: bob.room.snapshot.control.phase.index == 1, what="phase 2 at Bob's")
+        await pb.pause()
+        assert "phase 2 of 6" in str(bob.screen.query_one(PhaseHeader).render())
+        # Bob types a question; it appears on Anne's screen.
+        await type_into(pb, "#composer #text", "Qui décide du budget ?")
+        await pb.press("enter")
+        await until(lambda: "Qui décide du budget ?" in texts(anne), what="the question")
+        await pa.pause()
+        table = anne.screen.query_one(ItemBoard).table("question")
+        assert table.row_count == 1
+        # Bob pressing the facilitator's key changes nothing anywhere.
+        await pb.press("f7")
+        await asyncio.sleep(0.2)
+        assert anne.room.snapshot.control.phase.index == 1
+
+
+async def test_typing_is_kept_while_remote_items_arrive() -> None:
+    anne, bob = make_app(), make_app()
+    async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
+        await host_session(pa)
+        node = anne.room.node  # type: ignore[union-attr]
+        await pa.press("enter")
+        bob_join = JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob")  # type: ignore[union-attr]
+        await bob.push_screen(bob_join)
+        await pb.press("enter", "enter", "enter")
+        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        await type_into(pa, "#composer #text", "half a sen")
+        for i in range(5):
+            bob.room.act(bob.room.session.add_item, "note", f"remote {i}")  # type: ignore[union-attr]
+        await until(lambda: len(texts(anne)) == 5, what="five remote notes")
+        await pa.pause()
+        entry = anne.screen.query_one("#composer #text", Input)
+        assert entry.value == "half a sen" and entry.has_focus
+
+
+async def test_wrong_code_then_right_code() -> None:
+    host = make_app()
+    async with host.run_test() as ph:
+        await host_session(ph)
+        node = host.room.node  # type: ignore[union-attr]
+        guest = make_app(start="join", join_address=f"127.0.0.1:{node.port}",  # type: ignore[union-attr]
+                         join_code="0000-0000", name="Eve")
+        async with guest.run_test() as pg:
+            await pg.press("enter")  # focus is on the code: Enter joins
+            status = guest.screen.query_one("#status", Static)
+            await until(lambda: "not right" in str(status.render()), 15, "the message")
+            assert status.has_class("error")
+            await type_into(pg, "#code", node.code)  # type: ignore[union-attr]
+            await pg.press("enter")
+            await until(lambda: isinstance(guest.screen, LiveScreen), 15, "the retry")
+
+
+async def test_unreachable_host_says_so() -> None:
+    app = make_app(start="join", join_address="127.0.0.1:1", join_code="1234-5678", name="Z")
+    async with app.run_test() as pilot:
+        await pilot.press("enter")
+        status = app.screen.query_one("#status", Static)
+        await until(lambda: "Cannot reach 127.0.0.1:1" in str(status.render()), 20, "message")
+
+
+async def test_review_from_home_and_export(tmp_path: Path) -> None:
+    session = Session.create(title="Séance passée", protocol=builtin_protocols()["codev"],
+                             name="Anne")
+    session.add_item("note", "contexte")
+    session.start()
+    session.advance()
+    session.add_item("question", "Pourquoi ?")
+    path = tmp_path / "past.cercle"
+    sessionfile.save(path, session.doc)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "#path", str(path))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReviewScreen)
+        content = app.screen.query_one("#content", Static)
+        assert "Contract" in str(content.render())
+        await pilot.press("down", "down")  # to phase 1
+        assert "contexte" in str(content.render())
+        assert "Pourquoi" not in str(content.render())  # added after phase 1 closed
+        await pilot.press("ctrl+e")
+        for ext in ("md", "html", "json"):
+            assert (tmp_path / f"past.{ext}").exists()
+
+
+async def test_review_of_a_bad_file_explains(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.cercle"
+    bad.write_bytes(b"nope")
+    app = make_app()
+    async with app.run_test() as pilot:
+        await type_into(pilot, "#path", str(bad))
+        await pilot.press("enter")
+        assert isinstance(app.screen, HomeScreen)
+        assert any("not an Automerge document" in str(n.message)
+                   for n in app._notifications)
+
+
+async def test_help_and_palette_list_the_actions() -> None:
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    app = make_app(start="live", room=Room(session))
+    async with app.run_test() as pilot:
+        await pilot.press("f1")
+        shown = str(app.screen.query_one("Static").render()) + "".join(
+            str(w.render()) for w in app.screen.query(Static))
+        for description in ("Start/pause", "Next phase", "More time", "Roles", "Export"):
+            assert description in shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, LiveScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert any("Next phase" in title for title in titles)
+
+
+async def test_listening_phase_disables_the_composer() -> None:
+    session = Session.create(title="T", protocol=builtin_protocols()["case-clinic"],
+                             name="Anne")
+    session.start()
+    session.advance()  # stillness: nobody writes
+    app = make_app(start="live", room=Room(session))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        entry = app.screen.query_one("#composer #text", Input)
+        assert entry.disabled and "listening" in entry.placeholder
+
+
+async def test_language_switch_on_home() -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert "Ouvrir une séance" in str(app.screen.query_one("#host").render())
+        await pilot.press("f4")
+        await pilot.pause()
+        assert "Start a session" in str(app.screen.query_one("#host").render())
+
+
+async def test_demo_runs_with_simulated_participants() -> None:
+    from tui.demo import Demo
+
+    app = make_app(start="demo", demo=Demo("en", pace=0.05))
+    async with app.run_test(size=(100, 30)) as pilot:
+        room = app.room
+        assert room is not None
+        await until(lambda: len(room.snapshot.participants) == 4, 10, "three participants")
+        await until(lambda: room.snapshot.control.roles.client != "", 10, "Claire as client")
+        await pilot.press("f5")
+        await until(lambda: room.done_count() == (3, 3), 10, "everyone done with the exposé")
+        await pilot.press("f7")  # nobody is left behind: no confirmation needed
+        await until(lambda: len(room.snapshot.items_of("question")) >= 4, 15, "questions")
+    assert app.demo is not None and app.demo._tasks == set()
