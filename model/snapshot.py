@@ -169,6 +169,7 @@ def _read_item(doc: Document, obj: bytes, item_id: str) -> tuple[Item | None, li
 
 
 _SECTIONS = frozenset({K_SESSION, K_PROTOCOL, K_PARTICIPANTS, K_CONTROL})
+FULL_READ_AFTER = 256  # changes in one refresh beyond which a full read is cheaper
 _ITEMS_MAP = "<items>"  # owner tag of the items map itself: its keys are item ids
 
 
@@ -312,7 +313,11 @@ class SnapshotBuilder:
         sections: set[str] = set()
         item_ids: set[str] = set()
         created: dict[ObjId, tuple[str, str | None]] = {}
-        for change in self.doc.get_changes(self.heads):
+        changes = self.doc.get_changes(self.heads)
+        if len(changes) > FULL_READ_AFTER:
+            # A late joiner's first sync: reading everything once beats decoding it all.
+            return set(_SECTIONS), set(), True
+        for change in changes:
             try:
                 ops = list(parse_change(change.raw_bytes))
             except ChangeFormatError as exc:

@@ -60,6 +60,7 @@ log = logging.getLogger("cercle.sync")
 
 Address = tuple[str, int]
 MAX_PENDING_HANDSHAKES: Final = 32
+MAX_HANDSHAKES_PER_ADDRESS: Final = 4
 CONNECT_TIMEOUT: Final = 5.0
 HELLO_TIMEOUT: Final = 10.0
 MAX_BACKOFF: Final = 5.0
@@ -142,7 +143,7 @@ class SessionNode:
         self._dialing: dict[Address, asyncio.Task[None]] = {}
         self._addr_peer: dict[Address, str] = {}
         self._self_addrs: set[Address] = set()
-        self._handshaking: set[str] = set()
+        self._handshaking: dict[str, int] = {}  # address -> handshakes in progress
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._stopping = False
@@ -151,6 +152,8 @@ class SessionNode:
         self._unsaved_local = False
         self._save_failed = False
         self._ping_nonce = 0
+        self._relay: set[_Peer] = set()
+        self._relay_scheduled = False
         self.refused: str | None = None  # why our code was refused, if it was
         self.learned_tag = asyncio.Event()
         if self.tag is not None:
@@ -269,7 +272,7 @@ class SessionNode:
         p = self.presence
         return {"peer_id": p.peer_id, "name": p.name, "hand_raised": p.hand_raised,
                 "hand_raised_at": p.hand_raised_at, "done_phase": p.done_phase,
-                "typing": p.typing}
+                "typing": p.typing, "links": p.links}
 
     def rotate_code(self, code: str) -> None:
         """Use ``code`` from now on and tell every peer (facilitator only, checked by peers)."""
@@ -367,12 +370,13 @@ class SessionNode:
             task.add_done_callback(self._tasks.discard)
         peer = writer.get_extra_info("peername")
         ip = peer[0] if peer else "?"
-        if (self._stopping or self.tag is None or ip in self._handshaking
-                or len(self._handshaking) >= MAX_PENDING_HANDSHAKES):
+        if (self._stopping or self.tag is None
+                or self._handshaking.get(ip, 0) >= MAX_HANDSHAKES_PER_ADDRESS
+                or sum(self._handshaking.values()) >= MAX_PENDING_HANDSHAKES):
             writer.write(encode_frame(encode_handshake(RejectMsg(reason=REJECT_BUSY))))
             writer.close()
             return
-        self._handshaking.add(ip)
+        self._handshaking[ip] = self._handshaking.get(ip, 0) + 1
         try:
             delay = self.limiter.delay_for(ip)
             if delay > 0:
@@ -389,7 +393,9 @@ class SessionNode:
                 log.info("handshake with %s failed: %s", ip, exc)
                 return
         finally:
-            self._handshaking.discard(ip)
+            self._handshaking[ip] -= 1
+            if not self._handshaking[ip]:
+                del self._handshaking[ip]
         self.limiter.record_success(ip)
         await self._run_peer(link, dialed=None)
 
@@ -470,11 +476,14 @@ class SessionNode:
             return "duplicate"
         self._peers[peer.peer_id] = peer
         self._emit(PeersChanged())
-        self._send(peer, self.presence)
+        self._links_changed()
         others = [a for a in self.peer_addresses() if a != listen]
         if others:
             self._send(peer, Peers(addrs=others))
-        self._sync_out(peer)
+        if not link.initiator:
+            # The listener opens the sync; the dialer answers. Both opening at once made an
+            # empty joiner ask for (and receive) the whole document twice.
+            self._sync_out(peer)
         for other in list(self._peers.values()):  # tell the others about the newcomer
             if other is not peer and listen is not None:
                 self._send(other, Peers(addrs=[listen]))
@@ -489,6 +498,7 @@ class SessionNode:
             await link.close()
             if self._peers.get(peer.peer_id) is peer:
                 del self._peers[peer.peer_id]
+                self._links_changed()
                 self._emit(PeersChanged())
             peer.gone.set()
         return outcome
@@ -559,10 +569,32 @@ class SessionNode:
         if changed:
             self._announce_change()
             self._save_later(self.save_delay)
+            # Relay only to peers that have no link of their own to the sender: in a full
+            # mesh the author reaches everyone directly and nobody relays (n, not n², frames).
             for other in list(self._peers.values()):
-                if other is not peer:
-                    self._sync_out(other)
+                if other is not peer and not (
+                        other.presence is not None and peer.peer_id in other.presence.links):
+                    self._relay.add(other)
+            if self._relay and not self._relay_scheduled:
+                self._relay_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush_relay)
         self._sync_out(peer)
+
+    def _flush_relay(self) -> None:
+        """Send what arrived to the peers that need it, once per burst."""
+        self._relay_scheduled = False
+        targets, self._relay = self._relay, set()
+        for other in targets:
+            if self._peers.get(other.peer_id) is other:
+                self._sync_out(other)
+
+    def _links_changed(self) -> None:
+        """Tell every peer whom we are linked to (they use it to avoid needless relays)."""
+        links = tuple(sorted(self._peers))
+        if links != self.presence.links:
+            self.presence = Presence(**{**self._presence_fields(), "links": links})  # type: ignore[arg-type]
+            for peer in list(self._peers.values()):
+                self._send(peer, self.presence)
 
     async def _ping_loop(self) -> None:
         while True:
@@ -576,3 +608,6 @@ class SessionNode:
                     continue
                 self._ping_nonce += 1
                 self._send(peer, Ping(nonce=self._ping_nonce, sent=self.clock()))
+                # A backstop for relays skipped on stale link lists: Automerge sends nothing
+                # when both sides are already in step.
+                self._sync_out(peer)

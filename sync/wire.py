@@ -130,6 +130,7 @@ class Presence(msgspec.Struct, frozen=True, tag=True):
     hand_raised_at: float | None = None
     done_phase: int | None = None
     typing: bool = False
+    links: tuple[str, ...] = ()  # peer ids this peer is linked to (so others need not relay)
 
 
 class Peers(msgspec.Struct, frozen=True, tag=True):

@@ -16,7 +16,10 @@ from tui.screens.base import CercleModal
 class Confirm(CercleModal):
     """Yes or no; dismisses with a bool."""
 
-    BINDINGS = [Binding("escape", "dismiss(False)", "key.cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss(False)", "key.cancel"),
+        Binding("left,right", "app.focus_next", show=False),
+    ]
 
     def __init__(self, question: str, yes: str | None = None) -> None:
         super().__init__()

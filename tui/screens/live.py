@@ -53,6 +53,7 @@ class LiveScreen(CercleScreen):
         Binding("ctrl+k", "code", "key.code", priority=True),
         Binding("ctrl+e", "export", "key.export", priority=True),
         Binding("f10", "end", "key.end"),
+        Binding("escape", "write", "key.write", show=False),
     ]
 
     def __init__(self, room: Room) -> None:
@@ -192,6 +193,10 @@ class LiveScreen(CercleScreen):
 
         self.app.push_screen(EditItem(item, self.snap, can_delete=mine or "facilitator" in roles),
                              done)
+
+    def action_write(self) -> None:
+        """Back to the text box, wherever the focus wandered."""
+        self.query_one("#composer #text").focus()
 
     def action_mark(self) -> None:
         item_id = self.query_one(ItemBoard).selected_item()

@@ -42,8 +42,13 @@ class Composer(Horizontal):
                 select.value = current
             elif self._kinds:
                 select.value = self._kinds[0]
+        if not kinds and entry.has_focus:
+            self._give_back_focus = True  # a listening phase took the text box away
         entry.disabled = not kinds
         select.disabled = not kinds
+        if kinds and getattr(self, "_give_back_focus", False):
+            self._give_back_focus = False
+            self.call_after_refresh(entry.focus)
         entry.placeholder = t("composer.placeholder") if kinds else t("composer.listen")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

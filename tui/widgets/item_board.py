@@ -7,6 +7,7 @@ reader has looked at their tab.
 
 from __future__ import annotations
 
+import textwrap
 from contextlib import suppress
 
 from rich.text import Text
@@ -21,6 +22,11 @@ from model.snapshot import Item, Snapshot
 from tui.i18n import t
 
 NEW = "●"
+AUTHOR_WIDTH = 10
+
+
+def _lines(text: str, width: int) -> int:
+    return max(1, len(textwrap.wrap(text, width)) if text else 1)
 
 
 def kinds_of(snap: Snapshot) -> list[str]:
@@ -75,6 +81,7 @@ class ItemBoard(Vertical):
         self.anonymous = anonymous
         self.seen: set[str] = {i.id for i in snap.items}
         self._rows: dict[str, dict[str, tuple[object, ...]]] = {k: {} for k in self.kinds}
+        self._texts: dict[str, str] = {}  # item id -> text + state as shown (row heights)
         self._snap = snap
 
     def compose(self) -> ComposeResult:
@@ -85,8 +92,7 @@ class ItemBoard(Vertical):
                 with TabPane(t(f"kinds.{kind}"), id=f"tab-{kind}"):
                     table = ItemTable(id=f"table-{kind}", cursor_type="row", zebra_stripes=True)
                     table.add_column(" ", key="new", width=1)
-                    table.add_column(t("column.author"), key="author", width=10)
-                    table.add_column(t("column.state"), key="state", width=12)
+                    table.add_column(t("column.author"), key="author", width=AUTHOR_WIDTH)
                     table.add_column(t("column.text"), key="text", width=40)
                     self._tables[kind] = table
                     yield table
@@ -96,7 +102,9 @@ class ItemBoard(Vertical):
 
     def _text_width(self) -> int:
         # The other columns and each column's padding (2): the text wraps in what is left.
-        return max(20, self.size.width - (1 + 10 + 12) - 4 * 2 - 2)
+        if not self.size.width:
+            return 40
+        return max(20, self.size.width - (1 + AUTHOR_WIDTH) - 3 * 2 - 2)
 
     def on_resize(self) -> None:
         width = self._text_width()
@@ -158,7 +166,7 @@ class ItemBoard(Vertical):
         for kind in self.kinds:
             table = self.table(kind)
             rows = self._rows[kind]
-            if any(rows.get(i.id, (None,) * 4)[3] not in (None, i.text)
+            if any(i.id in rows and self._texts.get(i.id) != i.text + item_state(i, snap)
                    for i in by_kind.get(kind, [])):
                 # An edited text may need more or fewer lines: re-add the rows.
                 table.clear()
@@ -170,15 +178,21 @@ class ItemBoard(Vertical):
                 del rows[item_id]
             for item in by_kind.get(kind, []):
                 is_new = item.id not in self.seen and item.author != self.me
+                state = item_state(item, snap)
+                body = Text(item.text)
+                if state:  # the state follows the text: narrow screens keep room for words
+                    body.append(f"  {state}", style="bold green")
                 cells = (Text(NEW, style="bold yellow") if is_new else "",
-                         self.author_text(item, snap), item_state(item, snap), item.text)
+                         self.author_text(item, snap), body)
                 if item.id not in rows:
-                    table.add_row(*cells, key=item.id, height=None)
+                    # Rows are as tall as their wrapped text (or state) needs.
+                    text_width = table.columns[ColumnKey("text")].width
+                    table.add_row(*cells, key=item.id, height=_lines(body.plain, text_width))
                 elif rows[item.id] != cells:
-                    for column, value in zip(("new", "author", "state", "text"), cells,
-                                             strict=True):
+                    for column, value in zip(("new", "author", "text"), cells, strict=True):
                         table.update_cell(item.id, column, value, update_width=False)
                 rows[item.id] = cells
+                self._texts[item.id] = item.text + state
             if cursor_item is not None and cursor_item in rows:
                 table.move_cursor(row=table.get_row_index(cursor_item), animate=False)
             count = len(rows)
