@@ -63,6 +63,7 @@ class CercleApp(App[int]):
         join_code: str = "",
         name: str = "",
         demo: Any = None,
+        continue_from: Path | None = None,
     ) -> None:
         self.settings = Settings.load()
         set_language(lang or self.settings.lang or None)
@@ -78,7 +79,11 @@ class CercleApp(App[int]):
         self.join_code = join_code
         self.person = name
         self.demo = demo
+        self.continue_from = continue_from
         self.join_timeout = JOIN_TIMEOUT
+        self._advertiser: Any = None
+        self._online = 0  # peers linked at the last count: tells a lost connection
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stack = contextlib.AsyncExitStack()
         self.addresses: list[str] = []
 
@@ -130,6 +135,7 @@ class CercleApp(App[int]):
                 self._to_screens(SessionChanged)
             case PeersChanged():
                 self._to_screens(PeersUpdated)
+                self._peers_changed()
             case AuthFailure(address=address, failures=failures, incoming=True):
                 self.notify(t("net.wrong_code_from", address=address, count=failures),
                             severity="warning")
@@ -142,6 +148,24 @@ class CercleApp(App[int]):
                 self.notify(t("net.saved_again"))
             case CodeChanged(code=code):
                 self.notify(t("net.code_changed", code=code))
+
+    def _peers_changed(self) -> None:
+        node = self.room.node if self.room else None
+        if node is None:
+            return
+        online = len(node.peers)
+        if online == 0 and self._online > 0 and not node.is_host:
+            self.notify(t("net.lost"), severity="warning", timeout=8)
+        elif online > 0 and self._online == 0 and self._lost_once:
+            self.notify(t("net.back"))
+        self._lost_once = self._lost_once or (online == 0 and self._online > 0)
+        self._online = online
+        if self._advertiser is not None:  # the count people see before joining
+            task = asyncio.get_running_loop().create_task(self._advertiser.update(online + 1))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    _lost_once = False
 
     def _to_screens(self, kind: type[SessionChanged] | type[PeersUpdated]) -> None:
         for screen in self.screen_stack:
@@ -172,7 +196,7 @@ class CercleApp(App[int]):
             from sync.discovery import Advertiser
 
             try:
-                await self._stack.enter_async_context(Advertiser(
+                self._advertiser = await self._stack.enter_async_context(Advertiser(
                     tag=node.tag or "", port=node.port, label="Cercle",
                     addresses=self.addresses, interfaces=self.interfaces))
             except Exception as exc:  # no multicast here: joining by address still works
@@ -190,6 +214,7 @@ class CercleApp(App[int]):
         from tui.screens.lobby import LobbyScreen
 
         self.room = room
+        self._online = len(room.node.peers) if room.node else 0
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
         if lobby:

@@ -247,3 +247,51 @@ async def test_demo_runs_with_simulated_participants() -> None:
         await pilot.press("f7")  # nobody is left behind: no confirmation needed
         await until(lambda: len(room.snapshot.items_of("question")) >= 4, 15, "questions")
     assert app.demo is not None and app.demo._tasks == set()
+
+
+async def test_scribe_writes_for_someone_else() -> None:
+    anne, bob = make_app(), make_app()
+    async with anne.run_test(size=(110, 30)) as pa, bob.run_test(size=(110, 30)) as pb:
+        await host_session(pa)
+        node = anne.room.node  # type: ignore[union-attr]
+        await pa.press("enter")
+        await bob.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))  # type: ignore[union-attr]
+        await pb.press("enter")
+        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        await until(lambda: len(anne.room.snapshot.participants) == 2)  # type: ignore[union-attr]
+        # Anne makes Bob the scribe; his composer offers to write for Anne.
+        anne.room.act(anne.room.session.assign_role, "scribe", bob.room.me)  # type: ignore[union-attr]
+        await until(lambda: "scribe" in bob.room.my_roles, what="Bob as scribe")  # type: ignore[union-attr]
+        await pb.pause()
+        composer = bob.screen.query_one("#composer")
+        assert composer.has_class("scribe")
+        speaker = bob.screen.query_one("#speaker")
+        speaker.value = anne.room.me  # type: ignore[attr-defined, union-attr]
+        await type_into(pb, "#composer #text", "Ce qu'Anne vient de dire")
+        await pb.press("enter")
+        await until(lambda: "Ce qu'Anne vient de dire" in texts(anne), what="the note")
+        item = anne.room.snapshot.items[0]  # type: ignore[union-attr]
+        assert item.author == bob.room.me and item.speaker == anne.room.me  # type: ignore[union-attr]
+
+
+async def test_lost_connection_is_said_and_healed() -> None:
+    anne, bob = make_app(), make_app()
+    async with anne.run_test() as pa, bob.run_test() as pb:
+        await host_session(pa)
+        node = anne.room.node  # type: ignore[union-attr]
+        await pa.press("enter")
+        await bob.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))  # type: ignore[union-attr]
+        await pb.press("enter")
+        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        # The wifi drops: every link of Anne's closes; Bob's node reconnects by itself.
+        for peer in list(node._peers.values()):  # type: ignore[union-attr]
+            await peer.link.close()
+        messages = lambda: [str(n.message) for n in bob._notifications]  # noqa: E731
+        await until(lambda: any("Connection lost" in m for m in messages()), 10, "the warning")
+        await until(lambda: any("Connected again" in m for m in messages()), 15, "the healing")
+
+
+def test_no_color_is_respected(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    assert app.no_color is True

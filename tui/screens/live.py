@@ -118,7 +118,11 @@ class LiveScreen(CercleScreen):
                 board.focus_kind(phase.kinds[0])
         kinds = [] if snap.control.phase.status == "ended" or self.room.read_only \
             else allowed_kinds(phase, self.room.my_roles)
-        self.query_one(Composer).allow(kinds)
+        composer = self.query_one(Composer)
+        composer.allow(kinds)
+        roles = self.room.my_roles
+        composer.speakers([(p.name, p.id) for p in snap.participants if p.id != self.room.me]
+                          if "scribe" in roles and kinds else None)
         self.query_one(Roster).show(self.room.members())
         self.refresh_bindings()
 
@@ -157,7 +161,7 @@ class LiveScreen(CercleScreen):
             client = self.snap.control.roles.client
             fields = {"owner": client or self.room.me}
         self._report(self.room.act(self.room.session.add_item, message.kind, message.text,
-                                   **fields))
+                                   on_behalf=message.on_behalf, **fields))
 
     def on_item_board_chosen(self, message: ItemBoard.Chosen) -> None:
         self._edit(message.item_id)

@@ -14,20 +14,35 @@ class Composer(Horizontal):
     """Posts ``Composer.Submitted`` on Enter; keeps the text while the screen repaints."""
 
     class Submitted(Message):
-        def __init__(self, kind: str, text: str) -> None:
+        def __init__(self, kind: str, text: str, on_behalf: str = "") -> None:
             super().__init__()
             self.kind = kind
             self.text = text
+            self.on_behalf = on_behalf  # a scribe writing for someone else
 
     DEFAULT_CSS = """
     Composer { height: 3; }
     Composer Select { width: 22; }
+    Composer #speaker { width: 18; display: none; }
+    Composer.scribe #speaker { display: block; }
     Composer Input { width: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         yield Select[str]([], id="kind", allow_blank=True, prompt=t("composer.kind"))
+        yield Select[str]([], id="speaker", allow_blank=True, prompt=t("composer.myself"))
         yield Input(placeholder=t("composer.placeholder"), id="text")
+
+    def speakers(self, people: list[tuple[str, str]] | None) -> None:
+        """Let a scribe write for ``people`` ((name, id) pairs); None hides the choice."""
+        self.set_class(people is not None, "scribe")
+        if people is not None and people != getattr(self, "_people", None):
+            self._people = people
+            select = self.query_one("#speaker", Select)
+            current = select.value
+            select.set_options(people)
+            if current in {pid for _, pid in people}:
+                select.value = current
 
     def allow(self, kinds: list[str]) -> None:
         """Offer ``kinds``; with none, the phase is for listening."""
@@ -57,5 +72,8 @@ class Composer(Horizontal):
         text = event.value.strip()
         if not text or select.value is Select.BLANK:
             return
-        self.post_message(self.Submitted(str(select.value), text))
+        speaker = self.query_one("#speaker", Select).value
+        on_behalf = str(speaker) if self.has_class("scribe") and speaker is not Select.BLANK \
+            else ""
+        self.post_message(self.Submitted(str(select.value), text, on_behalf))
         event.input.value = ""
