@@ -64,6 +64,7 @@ MAX_HANDSHAKES_PER_ADDRESS: Final = 4
 CONNECT_TIMEOUT: Final = 5.0
 HELLO_TIMEOUT: Final = 10.0
 MAX_BACKOFF: Final = 5.0
+LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one save and send
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,8 @@ class SessionNode:
         self._changed_pending = False
         self._save_handle: asyncio.TimerHandle | None = None
         self._unsaved_local = False
+        self._local_handle: asyncio.TimerHandle | None = None
+        self._last_push = 0.0  # when local changes last left: synced means answered since
         self._save_failed = False
         self._ping_nonce = 0
         self._relay: set[_Peer] = set()
@@ -194,8 +197,9 @@ class SessionNode:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-        if self._save_handle is not None:
-            self._save_handle.cancel()
+        for handle in (self._save_handle, self._local_handle):
+            if handle is not None:
+                handle.cancel()
         self._save()
 
     def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
@@ -235,11 +239,11 @@ class SessionNode:
 
     def is_synced(self, quiet: float = 0.3) -> bool:
         """True when connected and nothing is in flight with any peer for ``quiet`` seconds."""
-        if not self._peers:
+        if not self._peers or self._unsaved_local or self._local_handle is not None:
             return False
         now = time.monotonic()
         for peer in self._peers.values():
-            if now - peer.last_sync_in < quiet or peer.last_sync_in == 0:
+            if now - peer.last_sync_in < quiet or peer.last_sync_in <= self._last_push:
                 return False
         return not self.session.is_empty
 
@@ -256,9 +260,21 @@ class SessionNode:
 
     # -- owner's intents ---------------------------------------------------------
     def local_changed(self) -> None:
-        """Call after a local operation: save, then push to every peer."""
+        """Call after a local operation: save, then push to every peer.
+
+        Both happen a moment later (``LOCAL_BATCH``), once for a burst of
+        operations: a script adding a hundred items saves and sends a few times,
+        not a hundred. A person typing does not notice 2 ms.
+        """
         self._unsaved_local = True
+        if self._local_handle is None:
+            self._local_handle = asyncio.get_running_loop().call_later(
+                LOCAL_BATCH, self._flush_local)
+
+    def _flush_local(self) -> None:
+        self._local_handle = None
         if self._save():
+            self._last_push = time.monotonic()
             self._push_all()
 
     def set_presence(self, **fields: object) -> None:
