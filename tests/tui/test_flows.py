@@ -12,6 +12,7 @@ from model.protocols import builtin_protocols
 from model.session import Session
 from tests.sync.mesh import until
 from tui.app import CercleApp
+from tui.messages import SessionChanged
 from tui.room import Room
 from tui.screens.dialogs import Confirm
 from tui.screens.home import HomeScreen
@@ -295,3 +296,27 @@ def test_no_color_is_respected(monkeypatch) -> None:  # type: ignore[no-untyped-
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app()
     assert app.no_color is True
+
+
+async def test_remote_edits_do_not_move_the_cursor() -> None:
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    session.start()
+    session.advance()
+    ids = [session.add_item("question", f"Q{i}") for i in range(4)]
+    other = Session(session.doc.fork())
+    app = make_app(start="live", room=Room(session))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        board = app.screen.query_one(ItemBoard)
+        table = board.table("question")
+        table.focus()
+        table.move_cursor(row=2)
+        assert board.selected_item() == ids[2]
+        other.delete_item(ids[0])  # someone deletes an item above the cursor…
+        other.add_item("question", "Q-new")  # …and adds one
+        other.edit_item(ids[2], "Q2 edited")  # …and edits the very item under it
+        session.merge(other.doc)
+        app.screen.post_message(SessionChanged())
+        await pilot.pause()
+        assert board.selected_item() == ids[2]
+        assert table.row_count == 4

@@ -166,13 +166,13 @@ class ItemBoard(Vertical):
         for kind in self.kinds:
             table = self.table(kind)
             rows = self._rows[kind]
+            cursor_item = self.selected_item() if kind == visible else None
             if any(i.id in rows and self._texts.get(i.id) != i.text + item_state(i, snap)
                    for i in by_kind.get(kind, [])):
                 # An edited text may need more or fewer lines: re-add the rows.
                 table.clear()
                 rows.clear()
             wanted = {i.id: i for i in by_kind.get(kind, [])}
-            cursor_item = self.selected_item() if kind == visible else None
             for item_id in [r for r in rows if r not in wanted]:
                 table.remove_row(item_id)
                 del rows[item_id]
