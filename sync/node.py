@@ -118,7 +118,7 @@ class SessionNode:
         on_event: Callable[[NodeEvent], None] | None = None,
         ping_interval: float = 5.0,
         dead_after: float = 15.0,
-        save_delay: float = 0.05,
+        save_delay: float = 0.2,
         clock: Callable[[], float] = time.time,
         limiter: FailureLimiter | None = None,
         accept_incoming: bool = True,
@@ -270,6 +270,13 @@ class SessionNode:
         if self._local_handle is None:
             self._local_handle = asyncio.get_running_loop().call_later(
                 LOCAL_BATCH, self._flush_local)
+
+    def flush(self) -> bool:
+        """Save and send pending local changes now; False if the file could not be written."""
+        if self._local_handle is not None:
+            self._local_handle.cancel()
+            self._flush_local()
+        return not self._unsaved_local
 
     def _flush_local(self) -> None:
         self._local_handle = None
@@ -591,10 +598,12 @@ class SessionNode:
                 if other is not peer and not (
                         other.presence is not None and peer.peer_id in other.presence.links):
                     self._relay.add(other)
-            if self._relay and not self._relay_scheduled:
-                self._relay_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush_relay)
-        self._sync_out(peer)
+        # The answer waits for the end of this loop turn: frames that arrived together get
+        # one answer (generating one costs a pass over the changes in flight).
+        self._relay.add(peer)
+        if not self._relay_scheduled:
+            self._relay_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_relay)
 
     def _flush_relay(self) -> None:
         """Send what arrived to the peers that need it, once per burst."""

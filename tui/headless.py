@@ -145,6 +145,7 @@ def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
 
 
 def status(node: SessionNode, say: Printer) -> None:
+    node.flush()  # what status reports is on disk
     snap = node.session.snapshot
     say("status", f"{len(snap.items)} items, {len(node.peers)} peers, phase "
         f"{snap.control.phase.index + 1} [{snap.control.phase.status}]",
