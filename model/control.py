@@ -8,11 +8,18 @@ the facilitator at that point of the replay. The creator of the session is the
 first facilitator; a ``role`` event for ``facilitator`` hands the role over.
 So a stray or hostile write can never move a phase, pause a timer or take a
 role, on any reader.
+
+The same replay keeps the other shared facilitator state: who has the floor
+(``floor``, or a round-robin ``round`` walked with ``turn``), the case chosen
+among the proposals (``case``, which also names the client) and the next
+meeting (``meeting``, the only event that still counts after ``end``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import date
 
 import msgspec
 from automerge.core import Document, ObjType
@@ -34,6 +41,12 @@ class ControlEvent(msgspec.Struct, frozen=True):
     role: str = ""  # role
     who: str = ""  # role: participant id, "" to clear
     heads: tuple[str, ...] = ()  # goto/end: the document's heads (hex) as the phase closed
+    order: tuple[str, ...] = ()  # round: participant ids in speaking order
+    step: int = 0  # turn: +1 (next speaker) or -1 (previous)
+    item: str = ""  # case: the chosen proposal's item id
+    date: str = ""  # meeting: ISO date ("" clears the next meeting)
+    time: str = ""  # meeting: "HH:MM", "" for a whole day
+    place: str = ""  # meeting
 
 
 class Transition(msgspec.Struct, frozen=True):
@@ -61,6 +74,7 @@ class PhaseState(msgspec.Struct, frozen=True):
     entered_at: int = 0
     transitions: tuple[Transition, ...] = ()
     actual_ms: tuple[tuple[int, int], ...] = ()  # (phase index, ms spent running)
+    extended: tuple[tuple[int, int], ...] = ()  # (phase index, minutes added) per closed visit
 
     def elapsed_at(self, now: int) -> int:
         """Running time of the current phase at ``now`` (facilitator clock, ms)."""
@@ -79,6 +93,46 @@ class PhaseState(msgspec.Struct, frozen=True):
             total += self.elapsed_at(now) - self.elapsed_ms
         return total
 
+    def extended_for(self, index: int) -> int:
+        """Minutes added to phase ``index`` with ``extend``, over every visit."""
+        total = sum(minutes for i, minutes in self.extended if i == index)
+        if index == self.index and self.status != "ended":
+            total += self.extra_minutes
+        return total
+
+
+class Floor(msgspec.Struct, frozen=True):
+    """Who has the floor. In a round-robin (``order`` not empty) ``turn`` is the
+    position of the speaker in ``order``; ``turn == len(order)`` once everyone
+    has spoken. Outside a round ``turn`` is -1."""
+
+    speaker: str = ""
+    order: tuple[str, ...] = ()
+    turn: int = -1
+
+    @property
+    def in_round(self) -> bool:
+        return bool(self.order) and 0 <= self.turn < len(self.order)
+
+    @property
+    def round_done(self) -> bool:
+        return bool(self.order) and self.turn >= len(self.order)
+
+    def next_in_round(self) -> str:
+        """Who speaks after the current speaker in the round ("" if nobody)."""
+        following = self.turn + 1
+        return self.order[following] if self.in_round and following < len(self.order) else ""
+
+
+class NextMeeting(msgspec.Struct, frozen=True):
+    """The date, time and place of the group's next meeting, set by the facilitator."""
+
+    date: str  # ISO "YYYY-MM-DD"
+    time: str = ""  # "HH:MM" (local, floating), "" for a whole day
+    place: str = ""
+    minutes: int = 0  # expected length; 0: unknown
+    set_at: int = 0  # ms, facilitator's clock
+
 
 class Roles(msgspec.Struct, frozen=True):
     facilitator: str = ""
@@ -92,6 +146,9 @@ class ControlState(msgspec.Struct, frozen=True):
     phase: PhaseState
     roles: Roles
     ignored: int = 0  # events present in the document that did not count
+    floor: Floor = Floor()
+    case: str = ""  # id of the proposal chosen as today's case
+    meeting: NextMeeting | None = None
 
 
 def _read_event(doc: Document, obj: bytes, actor: str, counter: int) -> ControlEvent | None:
@@ -107,16 +164,57 @@ def _read_event(doc: Document, obj: bytes, actor: str, counter: int) -> ControlE
         minutes=scalar(doc, obj, "minutes", int, 0),
         role=scalar(doc, obj, "role", str, ""),
         who=scalar(doc, obj, "who", str, ""),
-        heads=_heads(doc, obj),
+        heads=tuple(h for h in _strings(doc, obj, "heads") if len(h) == 64),
+        order=_strings(doc, obj, "order"),
+        step=scalar(doc, obj, "step", int, 0),
+        item=scalar(doc, obj, "item", str, ""),
+        date=scalar(doc, obj, "date", str, ""),
+        time=scalar(doc, obj, "time", str, ""),
+        place=scalar(doc, obj, "place", str, ""),
     )
 
 
-def _heads(doc: Document, obj: bytes) -> tuple[str, ...]:
-    log = child(doc, obj, "heads", ObjType.List)
+def _strings(doc: Document, obj: bytes, key: str) -> tuple[str, ...]:
+    log = child(doc, obj, key, ObjType.List)
     if log is None:
         return ()
-    found = (scalar(doc, log, i, str, "") for i in range(doc.length(log)))
-    return tuple(h for h in found if len(h) == 64)
+    return tuple(scalar(doc, log, i, str, "") for i in range(doc.length(log)))
+
+
+_TIME = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+MEETING_MAX_MINUTES = 720
+PLACE_MAX = 200
+
+
+def valid_date(text: str) -> bool:
+    """An ISO calendar date, ``YYYY-MM-DD``."""
+    if len(text) != 10:
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def valid_time(text: str) -> bool:
+    """A 24-hour clock time, ``HH:MM``."""
+    return _TIME.fullmatch(text) is not None
+
+
+def meeting_problem(day: str, at: str, place: str, minutes: int) -> str:
+    """Why these next-meeting values are refused ("" when they are fine)."""
+    if day and not valid_date(day):
+        return f"the date must be YYYY-MM-DD, got {day!r}"
+    if at and not valid_time(at):
+        return f"the time must be HH:MM (24-hour), got {at!r}"
+    if at and not day:
+        return "a time needs a date"
+    if len(place) > PLACE_MAX or "\n" in place or "\r" in place:
+        return f"the place is one line of at most {PLACE_MAX} characters"
+    if not 0 <= minutes <= MEETING_MAX_MINUTES:
+        return f"the length is 0 to {MEETING_MAX_MINUTES} minutes"
+    return ""
 
 
 def gather_events(doc: Document) -> tuple[list[ControlEvent], int]:
@@ -146,7 +244,9 @@ def gather_events(doc: Document) -> tuple[list[ControlEvent], int]:
     return events, forged
 
 
-def _valid(event: ControlEvent, phase: PhaseState, phase_count: int) -> bool:
+def _valid(event: ControlEvent, phase: PhaseState, floor: Floor, phase_count: int) -> bool:
+    if event.type == "meeting":  # the next meeting may be set after the end
+        return not meeting_problem(event.date, event.time, event.place, event.minutes)
     if phase.status == "ended":
         return False
     match event.type:
@@ -164,6 +264,17 @@ def _valid(event: ControlEvent, phase: PhaseState, phase_count: int) -> bool:
             return event.role in ROLES and (event.role != "facilitator" or bool(event.who))
         case "end":
             return True
+        case "floor":
+            return True
+        case "round":
+            return bool(event.order) and all(event.order) and len(set(event.order)) == len(
+                event.order)
+        case "turn":
+            if not floor.order or event.step not in (1, -1):
+                return False
+            return 0 <= floor.turn + event.step <= len(floor.order)
+        case "case":
+            return bool(event.item) and bool(event.who)
     return False
 
 
@@ -180,15 +291,20 @@ def replay(
     run_since = elapsed = extra = entered = 0
     transitions: list[Transition] = []
     actual: list[tuple[int, int]] = []
+    extended: list[tuple[int, int]] = []
     ignored = forged
+    floor = Floor()
+    case = ""
+    meeting: NextMeeting | None = None
 
     def state() -> PhaseState:
         return PhaseState(
-            index, status, run_since, elapsed, extra, entered, tuple(transitions), tuple(actual)
+            index, status, run_since, elapsed, extra, entered, tuple(transitions),
+            tuple(actual), tuple(extended),
         )
 
     for ev in events:
-        if ev.actor != roles["facilitator"] or not _valid(ev, state(), phase_count):
+        if ev.actor != roles["facilitator"] or not _valid(ev, state(), floor, phase_count):
             ignored += 1
             continue
         if status == "running" and ev.type in ("pause", "goto", "end"):
@@ -204,17 +320,34 @@ def replay(
                 extra = max(-(10**6), extra + ev.minutes)
             case "goto":
                 actual.append((index, elapsed))
+                extended.append((index, extra))
                 transitions.append(Transition(index, ev.to, ev.at, ev.actor, ev.heads))
                 index, status, run_since, elapsed, extra, entered = (
                     ev.to, "running", ev.at, 0, 0, ev.at,
                 )
+                floor = Floor()  # a round belongs to its phase
             case "role":
                 roles[ev.role] = ev.who
             case "end":
                 actual.append((index, elapsed))
+                extended.append((index, extra))
                 transitions.append(Transition(index, -1, ev.at, ev.actor, ev.heads))
                 status, elapsed = "ended", 0
-    return ControlState(state(), Roles(**roles), ignored)
+                floor = Floor()
+            case "floor":
+                floor = Floor(speaker=ev.who)
+            case "round":
+                floor = Floor(speaker=ev.order[0], order=ev.order, turn=0)
+            case "turn":
+                turn = floor.turn + ev.step
+                speaker = floor.order[turn] if turn < len(floor.order) else ""
+                floor = Floor(speaker=speaker, order=floor.order, turn=turn)
+            case "case":
+                case, roles["client"] = ev.item, ev.who
+            case "meeting":
+                meeting = NextMeeting(ev.date, ev.time, ev.place.strip(), ev.minutes,
+                                      ev.at) if ev.date else None
+    return ControlState(state(), Roles(**roles), ignored, floor, case, meeting)
 
 
 def read_control(doc: Document, creator: str, phase_count: int) -> ControlState:

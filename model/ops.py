@@ -9,6 +9,7 @@ snapshot: permission checks that need the current state live in
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from automerge._automerge import Transaction
@@ -18,9 +19,11 @@ from model.protocols import Protocol, protocol_to_builtins
 from model.reading import child, scalar
 from model.schema import (
     ACTION_STATUSES,
+    ANONYMIZABLE_KINDS,
     APP_NAME,
     FORMAT_VERSION,
     ITEM_KINDS,
+    K_ANONYMOUS,
     K_APP,
     K_CONTROL,
     K_FORMAT,
@@ -114,10 +117,17 @@ def create_session(
     name: str,
     now: int,
     extra: dict[str, Any] | None = None,
+    anonymous: Sequence[str] = (),
 ) -> Document:
-    """A new session document, created by ``actor`` who joins as first facilitator."""
+    """A new session document, created by ``actor`` who joins as first facilitator.
+
+    ``anonymous`` lists the item kinds whose authors are never recorded nor
+    shown (see ``docs/anonymity.md``); ``extra`` holds further keys of the
+    session section (the group, the chain of earlier sessions...).
+    """
     if not title.strip():
         raise OperationError("a session needs a title")
+    check_anonymous(anonymous)
     doc = Document(actor)
     me = actor.hex()
     with doc.transaction() as tx:
@@ -128,6 +138,7 @@ def create_session(
         tx.put(session, "title", ScalarType.Str, title.strip())
         tx.put(session, "created", ScalarType.Int, now)
         tx.put(session, "creator", ScalarType.Str, me)
+        _put_value(tx, session, K_ANONYMOUS, sorted(set(anonymous)))
         for key, value in (extra or {}).items():
             _put_value(tx, session, key, value)
         _put_value(tx, ROOT, K_PROTOCOL, protocol_to_builtins(protocol))
@@ -138,6 +149,20 @@ def create_session(
         tx.put_object(ROOT, K_ITEMS, ObjType.Map)
         tx.put_object(ROOT, K_CONTROL, ObjType.Map)
     return doc
+
+
+def check_anonymous(kinds: Sequence[str]) -> None:
+    """Refuse kinds that cannot be anonymous, with the reason."""
+    for kind in kinds:
+        if kind not in ITEM_KINDS:
+            raise OperationError(f"unknown item kind '{kind}'")
+        if kind not in ANONYMIZABLE_KINDS:
+            raise OperationError(
+                f"{kind} items cannot be anonymous (anonymous kinds: "
+                f"{', '.join(ANONYMIZABLE_KINDS)}): "
+                + {"proposal": "the author of the chosen proposal becomes the client",
+                   "contract": "the contract is the client's own request",
+                   "action": "an action has a named owner"}.get(kind, ""))
 
 
 def _section(doc: Document, key: str) -> bytes:
@@ -190,9 +215,14 @@ def add_item(
     now: int,
     on_behalf: str = "",
     item_id: str | None = None,
+    anonymous: bool = False,
     **fields: Any,
 ) -> str:
-    """Add an item; returns its id. ``on_behalf`` names the speaker when a scribe types."""
+    """Add an item; returns its id. ``on_behalf`` names the speaker when a scribe types.
+
+    An ``anonymous`` item records neither its author nor the speaker (the
+    change history still names the device that wrote it).
+    """
     if kind not in ITEM_KINDS:
         raise OperationError(f"unknown item kind '{kind}'")
     if not text.strip():
@@ -205,14 +235,98 @@ def add_item(
         item = tx.put_object(items, item_id, ObjType.Map)
         tx.put(item, "kind", ScalarType.Str, kind)
         _text(tx, item, "text", text.strip())
-        tx.put(item, "author", ScalarType.Str, actor.hex())
-        if on_behalf:
-            tx.put(item, "on_behalf", ScalarType.Str, on_behalf)
+        if not anonymous:
+            tx.put(item, "author", ScalarType.Str, actor.hex())
+            if on_behalf:
+                tx.put(item, "on_behalf", ScalarType.Str, on_behalf)
         tx.put(item, "phase", ScalarType.Int, phase)
         tx.put(item, "created", ScalarType.Int, now)
         for key, value in {**defaults, **fields}.items():
             _put_value(tx, item, key, value)
+        if kind == "action":
+            # Created with the item, so that concurrent first updates share one list.
+            tx.put_object(item, "updates", ObjType.List)
     return item_id
+
+
+def add_carried_action(
+    doc: Document,
+    *,
+    actor: bytes,
+    text: str,
+    phase: int,
+    now: int,
+    owner_name: str,
+    due: str,
+    status: str,
+    origin: dict[str, Any],
+    history: list[dict[str, Any]],
+) -> str:
+    """Add an action carried over from an earlier session of the group.
+
+    Its owner is known by name only (actor ids differ between sessions);
+    ``origin`` says where it was first decided and ``history`` holds one entry
+    per earlier session it went through (see ``docs/file-format.md``).
+    """
+    if status not in ACTION_STATUSES:
+        raise OperationError(f"unknown action status '{status}'")
+    items = _section(doc, K_ITEMS)
+    item_id = new_item_id()
+    with doc.transaction() as tx:
+        item = tx.put_object(items, item_id, ObjType.Map)
+        tx.put(item, "kind", ScalarType.Str, "action")
+        _text(tx, item, "text", text.strip() or "?")
+        tx.put(item, "author", ScalarType.Str, actor.hex())
+        tx.put(item, "phase", ScalarType.Int, phase)
+        tx.put(item, "created", ScalarType.Int, now)
+        for key, value in {"owner": "", "owner_name": owner_name, "due": due,
+                           "status": status, "status_note": "", "origin": origin,
+                           "history": history, "updates": []}.items():
+            _put_value(tx, item, key, value)
+    return item_id
+
+
+def append_action_update(
+    doc: Document, item_id: str, *, status: str, note: str, now: int
+) -> None:
+    """Append a status update (status, note, time) to an action's update list.
+
+    Concurrent updates by two people are both kept (list insertions merge);
+    the last one in the list's order is the action's status on every replica.
+    The ``status`` and ``status_note`` fields are also set, for older readers.
+    """
+    item = _item(doc, item_id)
+    if scalar(doc, item, "kind", str, "") != "action":
+        raise OperationError("only an action has a status")
+    if status not in ACTION_STATUSES:
+        raise OperationError(f"unknown action status '{status}'")
+    with doc.transaction() as tx:
+        got = tx.get(item, "updates")
+        if got is not None and got[0] == ObjType.List:
+            updates = got[1]
+        else:  # an action written before format 2
+            updates = tx.put_object(item, "updates", ObjType.List)
+        entry = tx.insert_object(updates, tx.length(updates), ObjType.Map)
+        tx.put(entry, "status", ScalarType.Str, status)
+        tx.put(entry, "note", ScalarType.Str, note)
+        tx.put(entry, "at", ScalarType.Int, now)
+        tx.put(item, "status", ScalarType.Str, status)
+        tx.put(item, "status_note", ScalarType.Str, note)
+
+
+def set_participant_fields(doc: Document, *, actor: bytes, **fields: Any) -> None:
+    """Set (or, with None, remove) keys of ``actor``'s own participant map."""
+    participants = _section(doc, K_PARTICIPANTS)
+    person = child(doc, participants, actor.hex(), ObjType.Map)
+    if person is None:
+        raise OperationError("join the session first")
+    with doc.transaction() as tx:
+        for key, value in fields.items():
+            if value is None:
+                if tx.get(person, key) is not None:
+                    tx.delete(person, key)
+            else:
+                _put_value(tx, person, key, value)
 
 
 def _item(doc: Document, item_id: str) -> bytes:

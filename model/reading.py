@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from automerge.core import Document, ObjType, ScalarType
 
+from model.authorship import parse_op_id
+
 T = TypeVar("T")
 
 # ScalarType members are not hashable in this binding: keep a tuple.
@@ -103,3 +105,36 @@ def object_ids(doc: Document, obj: bytes) -> list[bytes]:
         if isinstance(value, ObjType):
             found += object_ids(doc, child_id)
     return found
+
+
+def authored_python(doc: Document, obj: bytes, actor: str) -> Any:
+    """Like ``to_python``, keeping only the values whose op ``actor`` wrote.
+
+    For data that only one participant may write (the creator's session keys):
+    a value put there by anyone else reads as absent.
+    """
+    kind = doc.object_type(obj)
+    if kind == ObjType.Text:
+        return doc.text(obj)
+    pairs: list[tuple[str | int, tuple[Any, bytes]]]
+    if kind == ObjType.List:
+        pairs = list(enumerate(doc.values(obj)))
+    else:
+        pairs = list(zip(doc.keys(obj), doc.values(obj), strict=True))
+    out: list[Any] = []
+    keyed: dict[str, Any] = {}
+    for key, (value, op_id) in pairs:
+        op = parse_op_id(op_id)
+        if op is None or op.actor != actor:
+            continue
+        if isinstance(value, ObjType):
+            found = authored_python(doc, op_id, actor)
+        elif value[0] in _PLAIN_SCALARS:
+            found = value[1]
+        else:
+            continue
+        if kind == ObjType.List:
+            out.append(found)
+        else:
+            keyed[str(key)] = found
+    return out if kind == ObjType.List else keyed

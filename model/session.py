@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
-from automerge.core import Document, Message, SyncState
+from automerge.core import ROOT, Document, Message, ObjType, SyncState
 
-from model import ops
+from model import continuation, ops
+from model.authorship import parse_op_id
+from model.control import meeting_problem
 from model.protocols import Protocol
-from model.snapshot import Snapshot, SnapshotBuilder
+from model.reading import child, scalar
+from model.schema import FEEDBACK_MAX, K_ITEMS, K_PARTICIPANTS, RATINGS
+from model.snapshot import Item, Snapshot, SnapshotBuilder
 
 Listener = Callable[[Snapshot], None]
 
@@ -62,19 +67,66 @@ class Session:
         clock: Callable[[], int] = wall_clock_ms,
         extra: dict[str, Any] | None = None,
         continuing: bool = False,
+        anonymous: Sequence[str] = (),
+        group: str = "",
     ) -> Session:
         """A brand-new session whose creator (``name``) is its first facilitator.
 
-        The protocol is copied into the document with its follow-up phase only
-        when the session ``continuing`` an earlier one of the same group.
+        ``anonymous`` lists the item kinds whose authors nobody will see (a
+        choice fixed at creation); ``group`` names the group this first
+        session starts (default: the title). The protocol is copied into the
+        document with its follow-up phase only when the session is
+        ``continuing`` an earlier one; to continue one for real, with its
+        actions and history, use :meth:`continue_from`.
         """
         actor = actor or ops.new_actor()
+        session_extra = {} if continuing else continuation.first_session_extra(
+            protocol, title=title, group=group)
         protocol = msgspec.structs.replace(protocol, phases=protocol.phases_for(continuing))
         doc = ops.create_session(
             actor=actor, session_id=uuid.uuid4().hex, title=title,
-            protocol=protocol, name=name, now=clock(), extra=extra,
+            protocol=protocol, name=name, now=clock(),
+            extra={**session_extra, **(extra or {})}, anonymous=anonymous,
         )
         return cls(doc, actor=actor, clock=clock)
+
+    @classmethod
+    def continue_from(
+        cls,
+        previous: Document | Path | str,
+        *,
+        name: str,
+        title: str | None = None,
+        protocol: Protocol | None = None,
+        group: str | None = None,
+        anonymous: Sequence[str] | None = None,
+        actor: bytes | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> Session:
+        """The next session of the group of ``previous`` (a document or a file).
+
+        It carries the group (name, members), the chain of sessions, the open
+        actions (owner by name, due date, origin, history) and the closed ones;
+        it opens with the protocol's follow-up phase. ``protocol`` defaults to
+        the previous one, ``anonymous`` to the previous choice, ``title`` to
+        "<group> — <date>". ``group`` (a name or id), when given, must be the
+        previous session's group. Raises ``SessionFileError`` for a file that
+        is missing, corrupt, not a Cercle session or of another group.
+        """
+        from model import sessionfile
+
+        if isinstance(previous, Document):
+            source, doc = "<document>", previous
+        else:
+            source, doc = str(previous), sessionfile.load(previous).doc
+        snap = continuation.read_previous(doc, source)
+        if group is not None and group.strip():
+            continuation.check_group(snap, group, source)
+        actor = actor or ops.new_actor()
+        new = continuation.next_session_document(
+            snap, actor=actor, name=name, now=clock(), title=title, protocol=protocol,
+            anonymous=anonymous, source=source)
+        return cls(new, actor=actor, clock=clock)
 
     @classmethod
     def empty(cls, *, actor: bytes | None = None,
@@ -151,10 +203,27 @@ class Session:
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
             phase=self.snapshot.control.phase.index, now=self.clock(),
-            on_behalf=on_behalf if on_behalf != self.me else "", **fields,
+            on_behalf=on_behalf if on_behalf != self.me else "",
+            anonymous=self.snapshot.is_anonymous(kind), **fields,
         )
         self._done()
         return item_id
+
+    def is_mine(self, item_id: str) -> bool:
+        """Whether this replica wrote the item, or a scribe wrote it for us.
+
+        Works for anonymous items too (their author is in no snapshot): the
+        item's own id names the device that created it.
+        """
+        item = self.snapshot.item(item_id)
+        if item is None:
+            return False
+        if not item.anonymous:
+            return self.me in (item.author, item.on_behalf)
+        items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
+        obj = child(self.doc, items, item_id, ObjType.Map) if items is not None else None
+        op = parse_op_id(obj) if obj is not None else None
+        return op is not None and op.actor == self.me
 
     def edit_item(self, item_id: str, text: str) -> None:
         ops.edit_item(self.doc, item_id, text)
@@ -173,15 +242,102 @@ class Session:
         self._done()
 
     def set_action(self, item_id: str, **fields: Any) -> None:
-        """Set an action's owner, due date (ISO), status or status note."""
-        ops.set_item_fields(self.doc, item_id, **fields)
+        """Set an action's owner, due date (ISO), status or status note.
+
+        A status or note goes through :meth:`update_action` (kept in the
+        action's update list, so concurrent updates are all kept).
+        """
+        status = fields.pop("status", None)
+        note = fields.pop("status_note", None)
+        if fields:
+            ops.set_item_fields(self.doc, item_id, **fields)
+        if status is not None or note is not None:
+            self.update_action(item_id, status, note or "")
+            return
         self._done()
+
+    def _action(self, item_id: str) -> Item:
+        item = self.snapshot.item(item_id)
+        if item is None:
+            raise ops.OperationError(f"no item '{item_id}' in this session")
+        if item.kind != "action":
+            raise ops.OperationError("only an action has a status")
+        return item
+
+    def may_update(self, item: Item) -> bool:
+        """Who may update an action's status: its owner (for a carried action,
+        the participant with the owner's name), its writer, the facilitator, the
+        scribe — or anyone when it has no owner."""
+        roles = self.snapshot.control.roles
+        owner = self.snapshot.owner_id(item)
+        if not owner and not item.owner_name:
+            return True
+        return self.me in (owner, item.author, roles.facilitator, roles.scribe)
+
+    def update_action(self, item_id: str, status: str | None = None, note: str = "") -> None:
+        """Record a status update of an action (``status`` None keeps the current
+        one) with a short note. Two people updating at once both keep their
+        note; the status shown is the same on every replica."""
+        item = self._action(item_id)
+        if not self.may_update(item):
+            raise NotAllowed("only the action's owner, the facilitator or the scribe "
+                             "can update its status")
+        note = " ".join(note.split())
+        if len(note) > FEEDBACK_MAX:
+            raise ops.OperationError(f"a status note is at most {FEEDBACK_MAX} characters")
+        ops.append_action_update(self.doc, item_id, status=status or item.status or "open",
+                                 note=note, now=self.clock())
+        self._done()
+
+    # -- choosing the case, evaluation --------------------------------------------
+    def vote(self, proposal_id: str) -> None:
+        """Vote for a proposal (one vote each; voting again moves it, "" withdraws it)."""
+        if proposal_id:
+            proposal = self.snapshot.item(proposal_id)
+            if proposal is None or proposal.kind != "proposal":
+                raise ops.OperationError("you can only vote for a proposal")
+        ops.set_participant_fields(self.doc, actor=self.actor, vote=proposal_id or None)
+        self._done()
+
+    @property
+    def my_vote(self) -> str:
+        """The proposal this replica's participant votes for ("" for none)."""
+        for person in self.snapshot.participants:
+            if person.id == self.me:
+                return person.vote
+        return ""
+
+    def evaluate(self, rating: int | None, feedback: str = "") -> None:
+        """Give (or change) the closing rating, 1 to 5, and a one-line feedback.
+
+        ``rating`` None and an empty feedback withdraw them. Only the
+        aggregate appears in snapshots and exports.
+        """
+        if rating is not None and (isinstance(rating, bool) or rating not in RATINGS):
+            raise ops.OperationError("a rating is a whole number from 1 to 5")
+        line = " ".join(feedback.split())
+        if len(line) > FEEDBACK_MAX:
+            raise ops.OperationError(f"feedback is one line of at most {FEEDBACK_MAX} "
+                                     f"characters ({len(line)} given)")
+        ops.set_participant_fields(self.doc, actor=self.actor, rating=rating,
+                                   feedback=line or None)
+        self._done()
+
+    @property
+    def my_evaluation(self) -> tuple[int | None, str]:
+        """This replica's own rating (None if not given) and feedback."""
+        people = child(self.doc, ROOT, K_PARTICIPANTS, ObjType.Map)
+        me = child(self.doc, people, self.me, ObjType.Map) if people is not None else None
+        if me is None:
+            return None, ""
+        rating = scalar(self.doc, me, "rating", int, 0)
+        return (rating if rating in RATINGS else None), scalar(self.doc, me, "feedback", str, "")
 
     # -- facilitator controls -------------------------------------------------
     def _control(self, type: str, **fields: Any) -> None:
         if not self.is_facilitator:
             raise NotAllowed("only the facilitator can do this")
-        if self.snapshot.control.phase.status == "ended":
+        if self.snapshot.control.phase.status == "ended" and type != "meeting":
             raise NotAllowed("the session has ended")
         ops.append_control(self.doc, actor=self.actor, type=type, now=self.clock(), **fields)
         self._done()
@@ -242,6 +398,80 @@ class Session:
     def end(self) -> None:
         """Close the session: no control counts after this."""
         self._control("end", heads=self._heads())
+
+    def _participant(self, who: str) -> None:
+        if who not in {p.id for p in self.snapshot.participants}:
+            raise ops.OperationError("the floor can only go to a participant")
+
+    def give_floor(self, who: str) -> None:
+        """Give the floor to participant ``who`` ("" takes it back); ends a round."""
+        if who:
+            self._participant(who)
+        self._control("floor", who=who)
+
+    def start_round(self, order: Sequence[str] | None = None) -> None:
+        """Start a round-robin ("tour de table") in ``order`` (default: every
+        participant, in the order they joined); the first one has the floor."""
+        people = [p.id for p in self.snapshot.participants] if order is None else list(order)
+        if not people:
+            raise ops.OperationError("a round needs at least one participant")
+        if len(set(people)) != len(people):
+            raise ops.OperationError("a round names each participant once")
+        for who in people:
+            self._participant(who)
+        self._control("round", order=people)
+
+    def next_speaker(self) -> None:
+        """Pass the floor to the next person of the round (after the last: nobody)."""
+        floor = self.snapshot.control.floor
+        if not floor.in_round:
+            raise NotAllowed("no round in progress" if not floor.order
+                             else "everyone has spoken in this round")
+        self._control("turn", step=1)
+
+    def previous_speaker(self) -> None:
+        """Give the floor back to the previous person of the round."""
+        floor = self.snapshot.control.floor
+        if not floor.order:
+            raise NotAllowed("no round in progress")
+        if floor.turn <= 0:
+            raise NotAllowed("this is the first person of the round")
+        self._control("turn", step=-1)
+
+    def choose_case(self, proposal_id: str | None = None) -> None:
+        """Make a proposal today's case (default: the one with the most votes);
+        its proposer becomes the client."""
+        snap = self.snapshot
+        if proposal_id is None:
+            winner = snap.winner
+            if winner is None:
+                raise NotAllowed("no proposal has the most votes: choose one")
+            proposal_id = winner.proposal
+        proposal = snap.item(proposal_id)
+        if proposal is None or proposal.kind != "proposal":
+            raise ops.OperationError("choose one of the proposals")
+        if not proposal.speaker:
+            raise ops.OperationError("this proposal has no known author to become the client")
+        self._control("case", item=proposal_id, who=proposal.speaker)
+
+    def set_next_meeting(self, date: str, time: str = "", place: str = "",
+                         minutes: int | None = None) -> None:
+        """Set the group's next meeting: ISO date, "HH:MM" ("" for a whole day),
+        place, length in minutes (default: this protocol's time boxes, with the
+        follow-up). The facilitator may do it after the end too."""
+        if not date:
+            raise ops.OperationError("give the date of the next meeting (YYYY-MM-DD)")
+        if minutes is None:
+            minutes = sum(p.minutes for p in self.snapshot.phases) + sum(
+                p.minutes for p in self.snapshot.info.follow_up_phases)
+        problem = meeting_problem(date, time, " ".join(place.split()), minutes)
+        if problem:
+            raise ops.OperationError(problem)
+        self._control("meeting", date=date, time=time, place=" ".join(place.split()),
+                      minutes=minutes)
+
+    def clear_next_meeting(self) -> None:
+        self._control("meeting", date="")
 
     def _heads(self) -> list[str]:
         return [h.hex() for h in self.doc.get_heads()]

@@ -25,16 +25,26 @@ from model.changes import (
     parse_change,
 )
 from model.control import ControlState, PhaseState, Roles, read_control
-from model.protocols import Phase, Protocol, protocol_from_builtins
-from model.reading import child, field, fields, object_ids, scalar, to_python
+from model.protocols import LocalText, Phase, Protocol, protocol_from_builtins
+from model.reading import authored_python, child, field, fields, object_ids, scalar, to_python
 from model.schema import (
+    ACTION_STATUSES,
+    CREATOR_KEYS,
+    FEEDBACK_MAX,
+    ITEM_KINDS,
+    K_ANONYMOUS,
     K_APP,
+    K_CHAIN,
+    K_CLOSED_ACTIONS,
     K_CONTROL,
+    K_FOLLOW_UP,
     K_FORMAT,
+    K_GROUP,
     K_ITEMS,
     K_PARTICIPANTS,
     K_PROTOCOL,
     K_SESSION,
+    RATINGS,
 )
 
 
@@ -42,9 +52,55 @@ class Participant(msgspec.Struct, frozen=True):
     id: str
     name: str
     joined: int = 0
+    vote: str = ""  # id of the proposal this participant votes for ("" for none)
+
+
+class ActionUpdate(msgspec.Struct, frozen=True):
+    """One status update of an action in this session; ``by`` is a participant id
+    (the writer of the update, read from its op id)."""
+
+    status: str
+    note: str = ""
+    by: str = ""
+    at: int = 0
+
+
+class StepUpdate(msgspec.Struct, frozen=True):
+    """A status update made in an earlier session; ``by`` is a display name."""
+
+    status: str
+    note: str = ""
+    by: str = ""
+    at: int = 0
+
+
+class ActionStep(msgspec.Struct, frozen=True):
+    """An action as it stood at the end of one session of the group."""
+
+    session: str  # session id
+    title: str
+    created: int  # the session's creation time, ms
+    status: str
+    updates: tuple[StepUpdate, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(u.note for u in self.updates if u.note)
+
+
+class ActionOrigin(msgspec.Struct, frozen=True):
+    """Where an action carried over from an earlier session was first decided."""
+
+    session: str
+    title: str = ""
+    created: int = 0
+    item: str = ""  # its item id in that session
 
 
 class Item(msgspec.Struct, frozen=True):
+    """An item of the board. For a kind the session made anonymous,
+    ``anonymous`` is True and ``author``/``on_behalf`` are always empty."""
+
     id: str
     kind: str
     text: str
@@ -58,11 +114,43 @@ class Item(msgspec.Struct, frozen=True):
     due: str = ""
     status: str = ""
     status_note: str = ""
+    owner_name: str = ""  # carried action: its owner's name (ids differ between sessions)
+    anonymous: bool = False
+    origin: ActionOrigin | None = None  # carried action: where it was first decided
+    history: tuple[ActionStep, ...] = ()  # carried action: earlier sessions, oldest first
+    updates: tuple[ActionUpdate, ...] = ()  # action: status updates in this session
 
     @property
     def speaker(self) -> str:
         """Whose words these are: the person a scribe typed for, else the author."""
         return self.on_behalf or self.author
+
+
+class GroupInfo(msgspec.Struct, frozen=True):
+    """The group that meets session after session (``id`` is stable along the chain)."""
+
+    id: str = ""
+    name: str = ""
+    members: tuple[str, ...] = ()  # names, from the earlier sessions
+
+
+class ChainLink(msgspec.Struct, frozen=True):
+    """An earlier session of the group."""
+
+    id: str
+    title: str = ""
+    created: int = 0
+
+
+class ClosedAction(msgspec.Struct, frozen=True):
+    """An action closed (done or dropped) in an earlier session, kept for the history."""
+
+    text: str
+    owner: str = ""  # name
+    due: str = ""
+    status: str = ""
+    origin: ActionOrigin | None = None
+    history: tuple[ActionStep, ...] = ()
 
 
 class SessionInfo(msgspec.Struct, frozen=True):
@@ -73,6 +161,74 @@ class SessionInfo(msgspec.Struct, frozen=True):
     format: int = 0
     app: str = ""
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    anonymous_kinds: tuple[str, ...] = ()  # kinds whose authors are never shown
+    group: GroupInfo = GroupInfo()
+    chain: tuple[ChainLink, ...] = ()  # earlier sessions of the group, oldest first
+    closed_actions: tuple[ClosedAction, ...] = ()
+    follow_up_phases: tuple[Phase, ...] = ()  # the template's, kept for the next session
+
+
+class Evaluation(msgspec.Struct, frozen=True):
+    """The closing evaluation, aggregated: nobody's own rating is in the snapshot.
+
+    ``distribution[r - 1]`` counts the ratings ``r`` (1 to 5); ``feedback`` is
+    sorted so that its order does not tell who wrote what.
+    """
+
+    count: int = 0  # participants who gave a rating
+    mean: float = 0.0
+    distribution: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    feedback: tuple[str, ...] = ()
+
+
+class ProposalTally(msgspec.Struct, frozen=True):
+    """Votes for one proposal (a candidate case for the session)."""
+
+    proposal: str  # item id
+    text: str
+    proposer: str  # participant id
+    votes: int
+    voters: tuple[str, ...] = ()
+
+
+class PlanRow(msgspec.Struct, frozen=True):
+    """One phase of the whole-session plan: planned against actual time."""
+
+    index: int
+    key: str
+    title: LocalText
+    planned_minutes: int
+    extended_minutes: int  # added with "more time" during the phase
+    actual_ms: int
+    current: bool = False
+
+    @property
+    def actual_minutes(self) -> int:
+        return round(self.actual_ms / 60_000)
+
+    @property
+    def overtime_ms(self) -> int:
+        """Time spent beyond the time box (planned plus extensions)."""
+        return max(0, self.actual_ms - (self.planned_minutes + self.extended_minutes) * 60_000)
+
+    @property
+    def overtime_minutes(self) -> int:
+        return round(self.overtime_ms / 60_000)
+
+
+class ActionTrack(msgspec.Struct, frozen=True):
+    """One action across the group's sessions: a step per session it lived in."""
+
+    text: str
+    owner: str  # name
+    due: str
+    steps: tuple[ActionStep, ...]
+    item: str = ""  # its id in this session; "" when it was closed earlier
+    origin: ActionOrigin | None = None
+
+    @property
+    def status(self) -> str:
+        return self.steps[-1].status if self.steps else ""
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -83,6 +239,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     participants: tuple[Participant, ...]
     control: ControlState
     items: tuple[Item, ...]
+    evaluation: Evaluation = Evaluation()
 
     @property
     def phases(self) -> tuple[Phase, ...]:
@@ -109,6 +266,114 @@ class Snapshot(msgspec.Struct, frozen=True):
                 return item
         return None
 
+    # -- anonymity -----------------------------------------------------------
+    def is_anonymous(self, kind: str) -> bool:
+        """Items of ``kind`` show no author in this session."""
+        return kind in self.info.anonymous_kinds
+
+    def author_name(self, item: Item) -> str:
+        """The speaker's display name; "" for an anonymous item."""
+        return "" if item.anonymous else self.name_of(item.speaker)
+
+    # -- the group across sessions ---------------------------------------------
+    @property
+    def group(self) -> GroupInfo:
+        return self.info.group
+
+    @property
+    def chain(self) -> tuple[ChainLink, ...]:
+        """The earlier sessions of the group, oldest first (empty for a first session)."""
+        return self.info.chain
+
+    def participant_named(self, name: str) -> str:
+        """The id of the one participant called ``name`` (case-insensitive), else ""."""
+        wanted = _name_key(name)
+        found = [p.id for p in self.participants if _name_key(p.name) == wanted]
+        return found[0] if len(found) == 1 else ""
+
+    def owner_id(self, item: Item) -> str:
+        """An action's owner as a participant id; a carried action's owner is
+        found by name among today's participants ("" when not here)."""
+        if item.owner:
+            return item.owner
+        return self.participant_named(item.owner_name) if item.owner_name else ""
+
+    def owner_label(self, item: Item) -> str:
+        """An action owner's display name ("" when it has none)."""
+        if item.owner:
+            return self.name_of(item.owner)
+        return item.owner_name
+
+    def actions_for(self, participant_id: str) -> tuple[Item, ...]:
+        """The actions owned by ``participant_id`` (by id, or by name when carried)."""
+        return tuple(it for it in self.items
+                     if it.kind == "action" and self.owner_id(it) == participant_id)
+
+    def carried_actions(self) -> tuple[Item, ...]:
+        """The actions carried over from earlier sessions (the follow-up's agenda)."""
+        return tuple(it for it in self.items if it.kind == "action" and it.origin is not None)
+
+    def absent_members(self) -> tuple[str, ...]:
+        """Members of the group (from earlier sessions) not among today's participants."""
+        here = {_name_key(p.name) for p in self.participants}
+        return tuple(m for m in self.group.members if _name_key(m) not in here)
+
+    def action_tracks(self) -> tuple[ActionTrack, ...]:
+        """Every action of the group's chain with its status session after session:
+        actions closed in earlier sessions first, then today's, in board order."""
+        tracks = [ActionTrack(text=c.text, owner=c.owner, due=c.due, steps=c.history,
+                              origin=c.origin) for c in self.info.closed_actions]
+        for item in self.items_of("action"):
+            now = ActionStep(
+                self.info.id, self.info.title, self.info.created, item.status or "open",
+                tuple(StepUpdate(u.status, u.note, self.name_of(u.by), u.at)
+                      for u in item.updates))
+            tracks.append(ActionTrack(
+                text=item.text, owner=self.owner_label(item), due=item.due,
+                steps=(*item.history, now), item=item.id, origin=item.origin))
+        return tuple(tracks)
+
+    # -- choosing the case -----------------------------------------------------
+    @property
+    def tally(self) -> tuple[ProposalTally, ...]:
+        """Votes per proposal, most votes first (ties in board order)."""
+        proposals = self.items_of("proposal")
+        voters: dict[str, list[str]] = {p.id: [] for p in proposals}
+        for person in self.participants:
+            if person.vote in voters:
+                voters[person.vote].append(person.id)
+        rows = [ProposalTally(p.id, p.text, p.speaker, len(voters[p.id]), tuple(voters[p.id]))
+                for p in proposals]
+        return tuple(sorted(rows, key=lambda row: -row.votes))
+
+    @property
+    def winner(self) -> ProposalTally | None:
+        """The proposal with the most votes; None with no vote or a tie at the top."""
+        tally = self.tally
+        if not tally or tally[0].votes == 0:
+            return None
+        if len(tally) > 1 and tally[1].votes == tally[0].votes:
+            return None
+        return tally[0]
+
+    # -- time --------------------------------------------------------------
+    def plan(self, now: int | None = None) -> tuple[PlanRow, ...]:
+        """The whole-session plan, one row per phase: planned minutes, minutes
+        added, and time actually spent (``now``, on the facilitator's clock,
+        counts the running phase up to that moment)."""
+        state = self.control.phase
+        live = state.status != "ended"
+        return tuple(
+            PlanRow(index=i, key=ph.key, title=ph.title, planned_minutes=ph.minutes,
+                    extended_minutes=state.extended_for(i),
+                    actual_ms=state.actual_for(i, now if live else None),
+                    current=live and i == state.index)
+            for i, ph in enumerate(self.phases))
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
 
 _PATH = re.compile(r"path: \[(.*?)\], action: ")
 _PATH_KEY = re.compile(r'Map\("((?:[^"\\]|\\.)*)"\)|Seq\((\d+)\)')
@@ -133,7 +398,59 @@ def touched_by(patch_text: str) -> tuple[str, str | None] | None:
     return (K_ITEMS, action.group(1)) if action else None
 
 
-def _read_item(doc: Document, obj: bytes, item_id: str) -> tuple[Item | None, list[bytes]]:
+def _text_of(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int_of(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _status_of(value: Any) -> str:
+    return value if value in ACTION_STATUSES else ""
+
+
+def _origin(data: Any) -> ActionOrigin | None:
+    if not isinstance(data, dict) or not _text_of(data.get("session")):
+        return None
+    return ActionOrigin(data["session"], _text_of(data.get("title")),
+                        _int_of(data.get("created")), _text_of(data.get("item")))
+
+
+def _steps(data: Any) -> tuple[ActionStep, ...]:
+    steps = []
+    for entry in data if isinstance(data, list) else ():
+        if not isinstance(entry, dict) or not _text_of(entry.get("session")):
+            continue
+        updates = tuple(
+            StepUpdate(_status_of(u.get("status")), _text_of(u.get("note")),
+                       _text_of(u.get("by")), _int_of(u.get("at")))
+            for u in entry.get("updates") or () if isinstance(u, dict))
+        steps.append(ActionStep(entry["session"], _text_of(entry.get("title")),
+                                _int_of(entry.get("created")),
+                                _status_of(entry.get("status")) or "open", updates))
+    return tuple(steps)
+
+
+def _updates(doc: Document, obj: bytes) -> tuple[ActionUpdate, ...]:
+    """An action's update list; each update's author is the writer of its op."""
+    found = []
+    for value, entry in doc.values(obj):
+        if value != ObjType.Map:
+            continue
+        op = parse_op_id(entry)
+        got = fields(doc, entry)
+        status = field(got, "status", str, "")
+        if op is None or status not in ACTION_STATUSES:
+            continue
+        found.append(ActionUpdate(status, field(got, "note", str, ""), op.actor,
+                                  field(got, "at", int, 0)))
+    return tuple(found)
+
+
+def _read_item(
+    doc: Document, obj: bytes, item_id: str, anonymous: frozenset[str] = frozenset()
+) -> tuple[Item | None, list[bytes]]:
     """The item stored in map ``obj``, and the ids of the objects it is made of."""
     entries = fields(doc, obj)
     kind = field(entries, "kind", str, "")
@@ -151,21 +468,95 @@ def _read_item(doc: Document, obj: bytes, item_id: str) -> tuple[Item | None, li
             objects += object_ids(doc, nested)
     if not kind:
         return None, objects
+    hidden = kind in anonymous
+    status = field(entries, "status", str, "")
+    status_note = field(entries, "status_note", str, "")
+    updates: tuple[ActionUpdate, ...] = ()
+    origin: ActionOrigin | None = None
+    history: tuple[ActionStep, ...] = ()
+    if kind == "action":
+        listed = entries.get("updates")
+        if listed is not None and listed[0] == ObjType.List:
+            updates = _updates(doc, listed[1])
+        if updates:  # the last update in list order is the status on every replica
+            status, status_note = updates[-1].status, updates[-1].note
+        sub = entries.get("origin")
+        if sub is not None and sub[0] == ObjType.Map:
+            origin = _origin(to_python(doc, sub[1]))
+        sub = entries.get("history")
+        if sub is not None and sub[0] == ObjType.List:
+            history = _steps(to_python(doc, sub[1]))
     return Item(
         id=item_id,
         kind=kind,
         text=text,
-        author=field(entries, "author", str, ""),
+        author="" if hidden else field(entries, "author", str, ""),
         phase=field(entries, "phase", int, 0),
         created=field(entries, "created", int, 0),
-        on_behalf=field(entries, "on_behalf", str, ""),
+        on_behalf="" if hidden else field(entries, "on_behalf", str, ""),
         answered=field(entries, "answered", bool, False),
         retained=field(entries, "retained", bool, False),
         owner=field(entries, "owner", str, ""),
         due=field(entries, "due", str, ""),
-        status=field(entries, "status", str, ""),
-        status_note=field(entries, "status_note", str, ""),
+        status=status,
+        status_note=status_note,
+        owner_name=field(entries, "owner_name", str, ""),
+        anonymous=hidden,
+        origin=origin,
+        history=history,
+        updates=updates,
     ), objects
+
+
+def _own_field(entries: dict[str, tuple[Any, bytes]], key: str, typ: type[Any],
+               default: Any, actor: str) -> Any:
+    """``field`` for a participant's own keys: written by anyone else, it is absent."""
+    got = entries.get(key)
+    if got is None:
+        return default
+    op = parse_op_id(got[1])
+    if op is None or op.actor != actor:
+        return default
+    return field(entries, key, typ, default)
+
+
+def _evaluation(ratings: list[int], feedback: list[str]) -> Evaluation:
+    counts = tuple(ratings.count(r) for r in RATINGS)
+    return Evaluation(
+        count=len(ratings),
+        mean=sum(ratings) / len(ratings) if ratings else 0.0,
+        distribution=(counts[0], counts[1], counts[2], counts[3], counts[4]),
+        feedback=tuple(sorted(feedback)),
+    )
+
+
+def _group(data: Any) -> GroupInfo:
+    if not isinstance(data, dict):
+        return GroupInfo()
+    members = tuple(m for m in data.get("members") or () if isinstance(m, str) and m)
+    return GroupInfo(_text_of(data.get("id")), _text_of(data.get("name")), members)
+
+
+def _chain(data: Any) -> tuple[ChainLink, ...]:
+    return tuple(
+        ChainLink(link["id"], _text_of(link.get("title")), _int_of(link.get("created")))
+        for link in (data if isinstance(data, list) else ())
+        if isinstance(link, dict) and _text_of(link.get("id")))
+
+
+def _phases(data: Any) -> tuple[Phase, ...]:
+    try:
+        return msgspec.convert(data, type=tuple[Phase, ...]) if data else ()
+    except msgspec.ValidationError:
+        return ()
+
+
+def _closed(data: Any) -> tuple[ClosedAction, ...]:
+    return tuple(
+        ClosedAction(_text_of(entry.get("text")), _text_of(entry.get("owner")),
+                     _text_of(entry.get("due")), _status_of(entry.get("status")),
+                     _origin(entry.get("origin")), _steps(entry.get("history")))
+        for entry in (data if isinstance(data, list) else ()) if isinstance(entry, dict))
 
 
 _SECTIONS = frozenset({K_SESSION, K_PROTOCOL, K_PARTICIPANTS, K_CONTROL})
@@ -197,6 +588,8 @@ class SnapshotBuilder:
         self._protocol: Protocol | None = None
         self._participants: tuple[Participant, ...] = ()
         self._control = ControlState(PhaseState(), Roles())
+        self._evaluation = Evaluation()
+        self._anonymous: frozenset[str] = frozenset()
         self.fallbacks = 0  # how often a refresh needed a diff (for tests and benchmarks)
         self._read_sections(set(_SECTIONS))
         self._read_all_items()
@@ -213,18 +606,34 @@ class SnapshotBuilder:
             self._own(object_ids(self.doc, obj), key)
         return obj
 
-    def _read_sections(self, sections: set[str]) -> None:
+    def _creator_values(self, session: bytes, creator: str) -> dict[str, Any]:
+        """The creator-only keys of the session section, as the creator wrote them."""
+        values: dict[str, Any] = {}
+        for key, (value, obj) in fields(self.doc, session).items():
+            if key in CREATOR_KEYS and isinstance(value, ObjType):
+                op = parse_op_id(obj)
+                if op is not None and op.actor == creator:
+                    values[key] = authored_python(self.doc, obj, creator)
+        return values
+
+    def _read_sections(self, sections: set[str]) -> bool:
+        """Read ``sections`` again; True when every item must be read again too."""
         doc = self.doc
+        reread_items = False
         if sections & {K_SESSION, K_APP, K_FORMAT}:
             session = self._section_obj(K_SESSION)
             extra: dict[str, Any] = {}
             creator = ""
+            own: dict[str, Any] = {}
             if session is not None:
                 op = parse_op_id(session)
                 creator = op.actor if op else ""
-                known = {"id", "title", "created", "creator"}
+                known = {"id", "title", "created", "creator", *CREATOR_KEYS}
                 whole = to_python(doc, session)
                 extra = {k: v for k, v in whole.items() if k not in known}
+                own = self._creator_values(session, creator)
+            anonymous = tuple(sorted(
+                {k for k in own.get(K_ANONYMOUS) or () if k in ITEM_KINDS}))
             self._info = SessionInfo(
                 id=scalar(doc, session, "id", str, "") if session else "",
                 title=scalar(doc, session, "title", str, "") if session else "",
@@ -233,7 +642,15 @@ class SnapshotBuilder:
                 format=scalar(doc, ROOT, K_FORMAT, int, 0),
                 app=scalar(doc, ROOT, K_APP, str, ""),
                 extra=extra,
+                anonymous_kinds=anonymous,
+                group=_group(own.get(K_GROUP)),
+                chain=_chain(own.get(K_CHAIN)),
+                closed_actions=_closed(own.get(K_CLOSED_ACTIONS)),
+                follow_up_phases=_phases(own.get(K_FOLLOW_UP)),
             )
+            if frozenset(anonymous) != self._anonymous:
+                self._anonymous = frozenset(anonymous)
+                reread_items = True
             sections = sections | {K_CONTROL}  # authority starts from the creator
         if K_PROTOCOL in sections:
             proto = self._section_obj(K_PROTOCOL)
@@ -247,18 +664,30 @@ class SnapshotBuilder:
         if K_PARTICIPANTS in sections:
             people = self._section_obj(K_PARTICIPANTS)
             found = []
+            ratings: list[int] = []
+            feedback: list[str] = []
             for pid, (value, obj) in (fields(doc, people) if people else {}).items():
-                if value == ObjType.Map:
-                    found.append(Participant(
-                        pid, scalar(doc, obj, "name", str, "?"),
-                        scalar(doc, obj, "joined", int, 0),
-                    ))
+                if value != ObjType.Map:
+                    continue
+                entries = fields(doc, obj)
+                found.append(Participant(
+                    pid, field(entries, "name", str, "?"), field(entries, "joined", int, 0),
+                    _own_field(entries, "vote", str, "", pid),
+                ))
+                rating = _own_field(entries, "rating", int, 0, pid)
+                if rating in RATINGS:
+                    ratings.append(rating)
+                note = " ".join(_own_field(entries, "feedback", str, "", pid).split())
+                if note:
+                    feedback.append(note[:FEEDBACK_MAX])
             found.sort(key=lambda p: (p.joined, p.id))
             self._participants = tuple(found)
+            self._evaluation = _evaluation(ratings, feedback)
         if K_CONTROL in sections:
             self._section_obj(K_CONTROL)
             count = len(self._protocol.phases) if self._protocol else 0
             self._control = read_control(doc, self._info.creator, count)
+        return reread_items
 
     def _items_obj(self) -> bytes | None:
         items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
@@ -276,7 +705,7 @@ class SnapshotBuilder:
         for item_id, (value, obj) in fields(self.doc, items).items():
             if value != ObjType.Map:
                 continue
-            item, objects = _read_item(self.doc, obj, item_id)
+            item, objects = _read_item(self.doc, obj, item_id, self._anonymous)
             self._own(objects, K_ITEMS, item_id)
             if item is not None:
                 self._items[item_id] = item
@@ -293,7 +722,7 @@ class SnapshotBuilder:
             obj = child(self.doc, items, item_id, ObjType.Map) if items is not None else None
             if obj is None:
                 continue
-            new, objects = _read_item(self.doc, obj, item_id)
+            new, objects = _read_item(self.doc, obj, item_id, self._anonymous)
             self._own(objects, K_ITEMS, item_id)
             if new is not None:
                 self._items[item_id] = new
@@ -306,6 +735,7 @@ class SnapshotBuilder:
             participants=self._participants,
             control=self._control,
             items=tuple(self._items[item_id] for _, item_id in self._order),
+            evaluation=self._evaluation,
         )
 
     # -- what changed -------------------------------------------------------
@@ -377,8 +807,8 @@ class SnapshotBuilder:
             sections, item_ids, all_items = self._touched_from_diff(heads)
         self.heads = heads
         sections.discard(K_ITEMS)
-        if sections:
-            self._read_sections(sections)
+        if sections and self._read_sections(sections):
+            all_items = True
         if all_items:
             self._read_all_items()
         elif item_ids:

@@ -30,12 +30,14 @@ def test_concurrent_text_edits_both_survive(session: Session) -> None:
 def test_concurrent_same_field_converges(session: Session) -> None:
     act = session.add_item("action", "Relancer le fournisseur")
     bob = replica_of(session, "Bob")
-    session.set_action(act, status="done")
-    bob.set_action(act, status="dropped")
+    session.set_action(act, status="done", due="2027-01-01")
+    bob.set_action(act, status="dropped", due="2027-02-01")
     sync_pair(session, bob)
-    winner = session.snapshot.item(act).status  # type: ignore[union-attr]
-    assert winner in ("done", "dropped")
-    assert bob.snapshot.item(act).status == winner  # type: ignore[union-attr]
+    item = session.snapshot.item(act)
+    assert item is not None and item == bob.snapshot.item(act)
+    assert item.status in ("done", "dropped") and item.due in ("2027-01-01", "2027-02-01")
+    # The status updates are both kept (see test_continuation for the notes).
+    assert sorted(u.status for u in item.updates) == ["done", "dropped"]
 
 
 def test_concurrent_edit_and_delete(session: Session) -> None:

@@ -8,42 +8,6 @@ import pytest
 
 from model import export
 from model.session import Session
-from tests.replicas import FakeClock, replica_of, sync_pair
-
-
-@pytest.fixture
-def played(session: Session, clock: FakeClock) -> Session:
-    """A short co-development session played to the end."""
-    bob = replica_of(session, "Bob")
-    sync_pair(session, bob)
-    session.assign_role("client", bob.me)
-    session.start()
-    clock.advance(600)
-    session.advance()  # questions
-    q = session.add_item("question", "Depuis quand <l'équipe> résiste-t-elle ?")
-    sync_pair(session, bob)
-    bob.mark_answered(q)
-    clock.advance(300)
-    sync_pair(session, bob)
-    session.advance()  # contract
-    sync_pair(session, bob)
-    bob.add_item("contract", "Comment embarquer l'équipe ?")
-    sync_pair(session, bob)
-    session.advance()  # advice
-    a1 = session.add_item("advice", "Faire un atelier *participatif*")
-    session.add_item("advice", "Attendre")
-    sync_pair(session, bob)
-    bob.mark_retained(a1)
-    sync_pair(session, bob)
-    session.advance()  # action plan
-    sync_pair(session, bob)
-    bob.add_item("action", "Planifier l'atelier", owner=bob.me, due="2026-12-10")
-    sync_pair(session, bob)
-    session.advance()  # learnings
-    session.add_item("learning", "Les questions ouvrent des pistes")
-    session.end()
-    sync_pair(session, bob)
-    return session
 
 
 def test_json_schema(played: Session) -> None:
@@ -65,6 +29,42 @@ def test_json_schema(played: Session) -> None:
         assert {"id", "kind", "text", "author", "phase"} <= set(item)
     retained = [i["text"] for i in data["items"] if i.get("retained")]
     assert retained == ["Faire un atelier *participatif*"]
+
+
+def test_json_new_fields(played: Session) -> None:
+    data = json.loads(export.render(played.snapshot, "json"))
+    assert data["anonymous_kinds"] == []
+    assert data["group"] == {"id": played.snapshot.group.id, "name": "Le cas de Claire",
+                             "members": []}
+    assert data["chain"] == [] and data["closed_actions"] == []
+    assert data["proposals"] == [] and data["case"] is None
+    assert data["next_meeting"] is None
+    assert data["evaluation"] == {"count": 0, "mean": None, "feedback": [],
+                                  "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}
+    first = data["phases"][0]
+    assert (first["planned_minutes"], first["extended_minutes"], first["actual_minutes"],
+            first["overtime_minutes"]) == (15, 0, 10, 0)
+    action = next(i for i in data["items"] if i["kind"] == "action")
+    assert (action["origin"], action["history"], action["updates"]) == (None, [], [])
+
+
+def test_review_sections(played: Session) -> None:
+    bob = next(p.id for p in played.snapshot.participants if p.name == "Bob")
+    played.set_next_meeting("2027-01-14", "18:30", "Salle B")
+    played.evaluate(4, "Bien")
+    data = json.loads(export.render(played.snapshot, "json"))
+    assert data["next_meeting"] == {"date": "2027-01-14", "time": "18:30", "place": "Salle B",
+                                    "minutes": 100}  # 85, and the follow-up's 15
+    assert data["evaluation"]["count"] == 1 and data["evaluation"]["mean"] == 4.0
+    assert data["evaluation"]["distribution"]["4"] == 1
+    md = export.render(played.snapshot, "md").decode()
+    assert "| 1. Presenting the situation | 15 |  | 10 |  |" in md
+    assert "## Next meeting\n\n- 2027-01-14 18:30, 100 min — Salle B\n" in md
+    assert "## Evaluation\n\n- 1 rating, mean 4.0 / 5 (1: 0, 2: 0, 3: 0, 4: 1, 5: 0)\n" \
+           "- Feedback: Bien\n" in md
+    fr = export.render(played.snapshot, "md", "fr").decode()
+    assert "## Prochaine rencontre" in fr and "## Temps" in fr
+    assert bob  # Bob's name is shown where people are listed
 
 
 def test_markdown_minutes(played: Session) -> None:

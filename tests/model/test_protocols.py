@@ -121,7 +121,7 @@ def test_codev_follows_payette_and_champagne() -> None:
         "learnings",
     ]
     by_key = {ph.key: ph for ph in p.phases}
-    assert by_key["follow-up"].kinds == ("action", "note")
+    assert by_key["follow-up"].kinds == ("action", "note", "proposal")
     assert by_key["follow-up"].contributors == ("everyone",)
     assert by_key["expose"].contributors == ("consultants",)
     assert by_key["expose"].kinds == ("note",)
