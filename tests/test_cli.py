@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,169 @@ def test_protocols_listing() -> None:
     assert "Clarifying questions" in out.stdout or "clarifying" in out.stdout.lower()
     fr = run("protocols", "--lang", "fr")
     assert "Codéveloppement" in fr.stdout
+
+
+# -- issue 5: the group across sessions, anonymity, ics, protocol check ------------
+
+def _as_creator(path: Path) -> Session:
+    """The session of ``path`` reopened on its creator's laptop."""
+    doc = sessionfile.load(path).doc
+    return Session(doc, actor=bytes.fromhex(Session(doc.fork()).snapshot.info.creator))
+
+
+def _first_with_actions(path: Path) -> None:
+    """A first session file with two actions (one done), as a facilitator leaves it."""
+    assert main(["new", "--title", "Janvier", "--name", "Anne", "--group", "Managers Lyon",
+                 "-o", str(path)]) == 0
+    session = _as_creator(path)
+    session.start()
+    session.add_item("action", "Appeler la DRH", owner=session.me, due="2027-02-01")
+    done = session.add_item("action", "Déjà fait", owner=session.me)
+    session.update_action(done, "done")
+    session.end()
+    sessionfile.save(path, session.doc)
+
+
+def test_new_continue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two = tmp_path / "1.cercle", tmp_path / "2.cercle"
+    _first_with_actions(one)
+    capsys.readouterr()
+    assert main(["new", "--continue", str(one), "--name", "Anne", "--title", "Février",
+                 "-o", str(two)]) == 0
+    out = capsys.readouterr()
+    assert "continuing “Managers Lyon” after “Janvier”: 1 open action(s) carried over, " \
+           "1 earlier session(s)" in out.err
+    assert "created" in out.out and "“Février” (codev)" in out.out
+    snap = Session(sessionfile.load(two).doc).snapshot
+    assert [i.text for i in snap.items] == ["Appeler la DRH"]
+    assert snap.phases[0].key == "follow-up"
+    assert main(["info", str(two)]) == 0
+    info = capsys.readouterr().out
+    assert "group:        Managers Lyon (session 2)" in info
+    assert "phase:        1/7 Follow-up of open actions [waiting]" in info
+
+
+def test_new_continue_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = tmp_path / "1.cercle"
+    _first_with_actions(one)
+    capsys.readouterr()
+    out = tmp_path / "2.cercle"
+    corrupt = tmp_path / "corrupt.cercle"
+    corrupt.write_bytes(bytes.fromhex("856f4a83") + b"\x01\x02garbage")
+    cases = [
+        (["--continue", str(corrupt)], f"cercle: error: {corrupt}: the file is corrupt"),
+        (["--continue", str(tmp_path / "none.cercle")], "no such file"),
+        (["--continue", str(one), "--group", "Infirmières"],
+         "belongs to the group “Managers Lyon”, not “Infirmières”"),
+        (["--continue", "codev.toml"], "takes a session file (*.cercle), not a protocol"),
+        ([], "give the session's title with --title"),
+        (["--title", "X", "--anonymous", "proposal"], "proposal items cannot be anonymous"),
+    ]
+    for extra, message in cases:
+        assert main(["new", *extra, "-o", str(out)]) == 1, extra
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (extra, err)
+        assert not out.exists()
+    assert main(["new", "--continue", str(one), "-o", str(one), "--force"]) == 1
+    assert "not over the previous one" in capsys.readouterr().err
+
+
+def test_new_anonymous(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "a.cercle"
+    assert main(["new", "--title", "A", "--anonymous", "advice, question", "-o",
+                 str(path)]) == 0
+    assert main(["info", str(path)]) == 0
+    assert "anonymous:    advice, question" in capsys.readouterr().out
+    # Continuing keeps the choice; "none" makes the next session named.
+    named = tmp_path / "b.cercle"
+    assert main(["new", "--continue", str(path), "--anonymous", "none", "-o", str(named)]) == 0
+    assert Session(sessionfile.load(named).doc).snapshot.info.anonymous_kinds == ()
+
+
+def test_export_ics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.cercle"
+    assert main(["new", "--title", "Janvier", "-o", str(path)]) == 0
+    assert main(["export", str(path), "--format", "ics"]) == 1
+    assert "no next meeting is set in this session" in capsys.readouterr().err
+    session = _as_creator(path)
+    session.set_next_meeting("2027-02-11", "18:00", "Salle B")
+    sessionfile.save(path, session.doc)
+    ics = tmp_path / "next.ics"
+    assert main(["export", str(path), "--format", "ics", "-o", str(ics)]) == 0
+    data = ics.read_bytes()
+    assert data.startswith(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert b"DTSTART:20270211T180000\r\n" in data and b"LOCATION:Salle B\r\n" in data
+    assert main(["info", str(path)]) == 0
+    assert "next meeting: 2027-02-11 18:00, Salle B" in capsys.readouterr().out
+
+
+GOOD_PROTOCOL = """key = "weekly"
+[name]
+en = "Weekly"
+fr = "Hebdo"
+[description]
+en = "A short one."
+fr = "Une courte."
+[[phases]]
+key = "round"
+minutes = 10
+contributors = ["everyone"]
+kinds = ["note"]
+title = { en = "Round", fr = "Tour" }
+instruction = { en = "Talk.", fr = "Parlez." }
+"""
+
+
+def test_protocols_check(tmp_path: Path) -> None:
+    good = tmp_path / "weekly.toml"
+    good.write_text(GOOD_PROTOCOL)
+    out = run("protocols", "--check", str(good))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"{good}: ok — “Weekly” (weekly), 1 phases, 10 min\n"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD_PROTOCOL.replace("minutes = 10", "minutes = 0"))
+    out = run("protocols", "--check", str(bad))
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (f"cercle: error: {bad}:10: phases[0].minutes: "
+                          "Expected `int` >= 1, got 0\n")
+    out = run("protocols", "--check", str(tmp_path / "missing.toml"))
+    assert out.returncode == 1 and "missing.toml: file not found" in out.stderr
+
+
+def test_host_continue_goes_to_the_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.cli
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(tui.cli, "_run_app", lambda args, **options: seen.append(options))
+    one = tmp_path / "1.cercle"
+    assert main(["host", "--continue", str(one), "--name", "Anne"]) == 0
+    assert seen == [{"start": "host", "name": "Anne", "continue_from": one}]
+    assert main(["host"]) == 0
+    assert seen[1] == {"start": "host", "name": ""}  # unchanged without --continue
+
+
+def test_host_headless_continue(tmp_path: Path) -> None:
+    one, two = tmp_path / "1.cercle", tmp_path / "2.cercle"
+    _first_with_actions(one)
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "host", "--headless", "--continue", str(one),
+         "--file", str(two), "--name", "Anne", "--no-advertise", "--interface", "127.0.0.1",
+         "--json", "--script"],
+        input="status\nquit\n", capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, "CERCLE_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [e["event"] for e in events][:2] == ["continuing", "ready"]
+    assert (events[0]["group"], events[0]["carried"], events[0]["chain"]) == (
+        "Managers Lyon", 1, 1)
+    assert next(e for e in events if e["event"] == "status")["items"] == 1
+    snap = Session(sessionfile.load(two).doc).snapshot
+    assert [i.text for i in snap.items] == ["Appeler la DRH"]
+    assert snap.chain[0].title == "Janvier"
+    refused = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "host", "--headless", "--continue", str(one),
+         "--group", "Autre", "--no-advertise", "--interface", "127.0.0.1"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={**os.environ, "CERCLE_HOME": str(tmp_path / "home")})
+    assert refused.returncode == 1
+    assert "belongs to the group “Managers Lyon”, not “Autre”" in refused.stderr

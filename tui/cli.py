@@ -16,6 +16,7 @@ from pathlib import Path
 
 from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from model.schema import ANONYMIZABLE_KINDS
 from model.session import Session
 from tui.headless import HeadlessError
 
@@ -41,13 +42,49 @@ def _open_session(path: str) -> Session:
     return Session(loaded.doc)
 
 
+def _anonymous_kinds(text: str | None) -> list[str] | None:
+    """``--anonymous question,advice`` as a list (None when not given)."""
+    if text is None:
+        return None
+    return [k.strip() for k in text.split(",") if k.strip() and k.strip() != "none"]
+
+
+def _continued(path: str, *, name: str, title: str | None, protocol: str | None,
+               group: str | None, anonymous: list[str] | None) -> Session:
+    """The next session of the group of the session file ``path``."""
+    if Path(path).suffix == ".toml":
+        raise CommandError(f"{path}: --continue takes a session file (*.cercle), "
+                           "not a protocol")
+    session = Session.continue_from(
+        path, name=name, title=title, group=group, anonymous=anonymous,
+        protocol=load_protocol(protocol) if protocol else None)
+    snap = session.snapshot
+    previous = snap.chain[-1]
+    print(f"continuing “{snap.group.name}” after “{previous.title}”: "
+          f"{len(snap.carried_actions())} open action(s) carried over, "
+          f"{len(snap.chain)} earlier session(s)", file=sys.stderr)
+    return session
+
+
 def cmd_new(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if out.exists() and not args.force:
         raise CommandError(f"{out} already exists (use --force to replace it)")
-    session = Session.create(
-        title=args.title, protocol=load_protocol(args.protocol), name=args.name
-    )
+    anonymous = _anonymous_kinds(args.anonymous)
+    if args.continue_from:
+        if args.continue_from and Path(args.continue_from).resolve() == out.resolve():
+            raise CommandError("write the next session to a new file, not over the "
+                               "previous one")
+        session = _continued(args.continue_from, name=args.name, title=args.title,
+                             protocol=args.protocol, group=args.group, anonymous=anonymous)
+    else:
+        if not args.title:
+            raise CommandError("give the session's title with --title "
+                               "(or --continue FILE to start the next session of a group)")
+        session = Session.create(
+            title=args.title, protocol=load_protocol(args.protocol or DEFAULT_PROTOCOL),
+            name=args.name, anonymous=anonymous or (), group=args.group or "",
+        )
     sessionfile.save(out, session.doc)
     print(f"created {out}: “{session.snapshot.info.title}” "
           f"({session.snapshot.protocol.key if session.snapshot.protocol else '?'})")
@@ -73,6 +110,21 @@ def cmd_info(args: argparse.Namespace) -> None:
         f"items:        {len(snap.items)}"
         + (": " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) if counts else ""),
     ]
+    if snap.group.name:
+        lines.append(f"group:        {snap.group.name}"
+                     + (f" (session {len(snap.chain) + 1})" if snap.chain else ""))
+    if snap.info.anonymous_kinds:
+        lines.append(f"anonymous:    {', '.join(snap.info.anonymous_kinds)}")
+    if snap.control.case:
+        case = snap.item(snap.control.case)
+        lines.append(f"case:         {case.text if case else '?'}")
+    if snap.evaluation.count:
+        lines.append(f"evaluation:   {snap.evaluation.count} rating(s), "
+                     f"mean {snap.evaluation.mean:.1f}")
+    meeting = snap.control.meeting
+    if meeting is not None:
+        lines.append(f"next meeting: {meeting.date} {meeting.time}".rstrip()
+                     + (f", {meeting.place}" if meeting.place else ""))
     if snap.control.ignored:
         lines.append(f"ignored:      {snap.control.ignored} control change(s) "
                      "not written by the facilitator")
@@ -97,6 +149,14 @@ def cmd_merge(args: argparse.Namespace) -> None:
 
 def cmd_protocols(args: argparse.Namespace) -> None:
     lang = args.lang
+    if args.check:
+        proto = load_protocol(Path(args.check))
+        follow = sum(1 for p in proto.phases if p.follow_up)
+        print(f"{args.check}: ok — “{proto.name.get(lang)}” ({proto.key}), "
+              f"{len(proto.phases)} phases, {proto.total_minutes()} min"
+              + (f" (+{proto.total_minutes(True) - proto.total_minutes()} min of "
+                 "follow-up when continuing)" if follow else ""))
+        return
     for key, proto in builtin_protocols().items():
         total = sum(p.minutes for p in proto.phases if not p.follow_up)
         default = " (default)" if key == DEFAULT_PROTOCOL else ""
@@ -123,13 +183,18 @@ def cmd_host(args: argparse.Namespace) -> None:
     from tui import headless
 
     if not args.headless:
-        _run_app(args, start="host", name=args.name if args.name != "Facilitator" else "")
+        options: dict[str, object] = {}
+        if args.continue_from:
+            options["continue_from"] = Path(args.continue_from)
+        _run_app(args, start="host", name=args.name if args.name != "Facilitator" else "",
+                 **options)
         return
     asyncio.run(headless.run_host(
-        title=args.title, file=args.file, protocol=args.protocol, code=args.code,
+        title=args.title, file=args.file,
+        protocol=args.protocol or ("" if args.continue_from else DEFAULT_PROTOCOL), code=args.code,
         port=args.port, interface=args.interface, name=args.name, label=args.label,
         advertise=not args.no_advertise, json_mode=args.json, script=args.script,
-        watch=args.watch))
+        watch=args.watch, continue_from=args.continue_from, group=args.group))
 
 
 def cmd_join(args: argparse.Namespace) -> None:
@@ -182,6 +247,18 @@ def _positive_port(text: str) -> int:
     return value
 
 
+def _add_group_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--continue", dest="continue_from", metavar="FILE",
+                   help="start the next session of the group of this session file")
+    p.add_argument("--group",
+                   help="the group's name (a first session); with --continue, refuse a file "
+                        "of another group")
+    p.add_argument("--anonymous", metavar="KINDS",
+                   help="item kinds whose authors are not shown, comma-separated, from: "
+                        f"{', '.join(ANONYMIZABLE_KINDS)} ('none' for named; with --continue: "
+                        "default the previous choice)")
+
+
 def _add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="run without a screen")
     p.add_argument("--port", type=_positive_port, default=0,
@@ -210,21 +287,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("new", help="create a session file")
-    p.add_argument("--title", required=True, help="the session's title")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
-                   help="a built-in protocol key (see 'cercle protocols') or a TOML file")
+    p.add_argument("--title", help="the session's title (with --continue: default "
+                                   "'<group> — <date>')")
+    p.add_argument("--protocol",
+                   help="a built-in protocol key (see 'cercle protocols') or a TOML file "
+                        f"(default: {DEFAULT_PROTOCOL}; with --continue: the previous one)")
     p.add_argument("--name", default="Facilitator", help="your name (the facilitator)")
     p.add_argument("-o", "--output", required=True, help="the file to write (*.cercle)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
+    _add_group_options(p)
     p.set_defaults(func=cmd_new)
 
     p = sub.add_parser("info", help="summarise a session file")
     p.add_argument("file")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("export", help="export a session as Markdown, JSON or HTML")
+    p = sub.add_parser("export", help="export a session as Markdown, JSON or HTML, or its "
+                                      "next meeting as an iCalendar file (ics)")
     p.add_argument("file")
-    p.add_argument("--format", choices=export.FORMATS, default="md")
+    p.add_argument("--format", choices=export.ALL_FORMATS, default="md")
     p.add_argument("-o", "--output", help="the file to write (default: standard output)")
     p.add_argument("--lang", choices=("en", "fr"), default="en")
     p.set_defaults(func=cmd_export)
@@ -238,14 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--title", help="title of a new session")
     source.add_argument("--file", help="host this session file (created if missing)")
-    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
-                   help="built-in protocol key or TOML file (new sessions)")
+    p.add_argument("--protocol",
+                   help=f"built-in protocol key or TOML file (new sessions; default "
+                        f"{DEFAULT_PROTOCOL}, with --continue the previous one)")
     p.add_argument("--code", help="join code (default: a new random one); 6+ characters")
     p.add_argument("--name", default="Facilitator", help="your name")
     p.add_argument("--label", default="Cercle",
                    help="public label shown to people looking for sessions (no content)")
     p.add_argument("--no-advertise", action="store_true",
                    help="do not announce the session on the network (join by address only)")
+    p.add_argument("--continue", dest="continue_from", metavar="FILE",
+                   help="start the next session of the group of this session file: open "
+                        "actions carried over, opening with the follow-up")
+    p.add_argument("--group", help="with --continue: refuse a file of another group")
     _add_network_options(p)
     p.add_argument("--lang", choices=("en", "fr"), default=argparse.SUPPRESS,
                    help="interface language")
@@ -281,8 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interface language")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("protocols", help="list the built-in protocols")
+    p = sub.add_parser("protocols", help="list the built-in protocols, or check your own")
     p.add_argument("--lang", choices=("en", "fr"), default="en")
+    p.add_argument("--check", metavar="FILE",
+                   help="validate a protocol file (exit 1 with line-numbered errors)")
     p.set_defaults(func=cmd_protocols)
     return parser
 

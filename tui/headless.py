@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from model import sessionfile
-from model.protocols import load_protocol
+from model.protocols import DEFAULT_PROTOCOL, load_protocol
 from model.session import NotAllowed, Session
 from sync.codes import generate_code
 from sync.events import (
@@ -203,18 +203,41 @@ async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
                 await asyncio.wait_for(stop.wait(), 0.2)
 
 
+def _continue_session(previous: str, *, title: str | None, file: str | None, name: str,
+                      protocol: str | None, group: str | None, say: Printer) -> Session:
+    """The next session of the group of ``previous`` (``host --continue``)."""
+    if file and Path(file).exists():
+        raise HeadlessError(f"{file} already exists: the next session needs a new file")
+    session = Session.continue_from(
+        previous, name=name, title=title, group=group,
+        protocol=load_protocol(protocol) if protocol else None)
+    snap = session.snapshot
+    say("continuing", f"continuing “{snap.group.name}” after “{snap.chain[-1].title}”: "
+        f"{len(snap.carried_actions())} open action(s) carried over",
+        group=snap.group.name, previous=snap.chain[-1].id,
+        carried=len(snap.carried_actions()), chain=len(snap.chain))
+    return session
+
+
 async def run_host(*, title: str | None, file: str | None, protocol: str, code: str | None,
                    port: int, interface: str | None, name: str, label: str, advertise: bool,
-                   json_mode: bool, script: bool, watch: bool = False) -> int:
+                   json_mode: bool, script: bool, watch: bool = False,
+                   continue_from: str | None = None, group: str | None = None) -> int:
     say = Printer(json_mode)
-    if file and Path(file).exists():  # noqa: ASYNC240 - one stat before the loop runs
+    if continue_from:  # protocol "" keeps the previous session's
+        session = _continue_session(continue_from, title=title, file=file, name=name,
+                                    protocol=protocol or None, group=group, say=say)
+        path = Path(file) if file else default_file(session.snapshot.info.title)
+        sessionfile.save(path, session.doc)
+    elif file and Path(file).exists():  # noqa: ASYNC240 - one stat before the loop runs
         loaded = sessionfile.load(file)
         session = Session(loaded.doc, actor=identity.actor_for(loaded.session_id))
         path = Path(file)
     else:
         if not title:
             raise HeadlessError("give --title for a new session (or --file of an existing one)")
-        session = Session.create(title=title, protocol=load_protocol(protocol), name=name)
+        session = Session.create(title=title, protocol=load_protocol(protocol or DEFAULT_PROTOCOL),
+                                 name=name)
         path = Path(file) if file else default_file(title)
         sessionfile.save(path, session.doc)
     identity.remember(session.snapshot.info.id, session.actor)
