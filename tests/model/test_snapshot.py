@@ -5,46 +5,90 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.session import Session
+from model.ops import OperationError
+from model.session import NotAllowed, Session
 from model.snapshot import SnapshotBuilder, touched_by
 from tests.replicas import replica_of, sync_pair
 
 ACTIONS = st.lists(
-    st.tuples(st.sampled_from(["add", "edit", "delete", "mark", "advance", "join", "sync"]),
+    st.tuples(st.sampled_from(["add", "edit", "delete", "mark", "advance", "join", "sync",
+                               "advice", "action", "update", "proposal", "vote", "case",
+                               "floor", "round", "next", "evaluate", "meeting"]),
               st.integers(0, 1), st.text(min_size=1, max_size=12)),
     max_size=25,
 )
+
+
+def _continued(session: Session) -> Session:
+    """A second session of the group, with carried actions, anonymous advice."""
+    first = Session(session.doc.fork(), actor=session.actor, clock=session.clock)
+    first.add_item("action", "Appeler la DRH", owner=first.me)
+    first.add_item("action", "Lire", owner=first.me)
+    first.end()
+    return Session.continue_from(first.doc, name="Anne", anonymous=["advice"],
+                                 actor=session.actor, clock=session.clock)
 
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=ACTIONS)
 def test_incremental_snapshot_equals_full_read(session: Session, steps) -> None:  # type: ignore[no-untyped-def]
-    session = Session(session.doc.fork(), actor=session.actor)
+    session = _continued(session)
     bob = replica_of(session, "Bob")
     replicas = (session, bob)
     for action, who, text in steps:
         replica = replicas[who]
-        items = replica.snapshot.items
+        snap = replica.snapshot
+        items = snap.items
         if not text.strip():
             text = "x" + text
-        if action == "add":
-            replica.add_item("question", text)
-        elif action == "edit" and items:
-            replica.edit_item(items[0].id, text)
-        elif action == "delete" and items:
-            replica.delete_item(items[-1].id)
-        elif action == "mark" and items:
-            replica.mark_answered(items[0].id)
-        elif action == "advance" and session.snapshot.control.phase.index < 3:
-            session.advance()
-        elif action == "join":
-            replica.join(text)
-        elif action == "sync":
-            sync_pair(session, bob)
+        try:
+            if action == "add":
+                replica.add_item("question", text)
+            elif action == "edit" and items:
+                replica.edit_item(items[0].id, text)
+            elif action == "delete" and items:
+                replica.delete_item(items[-1].id)
+            elif action == "mark" and snap.items_of("question"):
+                replica.mark_answered(snap.items_of("question")[0].id)
+            elif action == "advance" and session.snapshot.control.phase.index < 3:
+                session.advance()
+            elif action == "join":
+                replica.join(text)
+            elif action == "sync":
+                sync_pair(session, bob)
+            elif action == "advice":
+                replica.add_item("advice", text)
+            elif action == "action":
+                replica.add_item("action", text, owner=replica.me)
+            elif action == "update" and snap.items_of("action"):
+                replica.update_action(snap.items_of("action")[0].id,
+                                      ("done", "in_progress", "carried_over")[len(text) % 3],
+                                      text)
+            elif action == "proposal":
+                replica.add_item("proposal", text)
+            elif action == "vote" and snap.items_of("proposal"):
+                replica.vote(snap.items_of("proposal")[-1].id)
+            elif action == "case" and snap.items_of("proposal"):
+                session.choose_case(session.snapshot.items_of("proposal")[0].id
+                                    if session.snapshot.items_of("proposal") else "")
+            elif action == "floor":
+                session.give_floor(session.snapshot.participants[-1].id)
+            elif action == "round":
+                session.start_round()
+            elif action == "next":
+                session.next_speaker()
+            elif action == "evaluate":
+                replica.evaluate(len(text) % 5 + 1, text)
+            elif action == "meeting":
+                session.set_next_meeting("2027-01-14", f"{len(text) % 24:02d}:30", text)
+        except (NotAllowed, OperationError):
+            pass  # refused locally, as a person would be told
     sync_pair(session, bob)
     for replica in replicas:
         assert replica.snapshot == SnapshotBuilder(replica.doc).snapshot
+        assert replica._builder.fallbacks == 0  # every change was placed without a diff
+    assert session.snapshot == bob.snapshot
 
 
 def test_refresh_without_change_reports_nothing(session: Session) -> None:
