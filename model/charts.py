@@ -15,7 +15,8 @@ import html
 import re
 from datetime import datetime
 
-from model.snapshot import ActionTrack, PlanRow, Snapshot
+from model.records import ActionTrack, PlanRow
+from model.snapshot import Snapshot
 
 STATUS_COLOURS = {
     "open": "#8d99ae",

@@ -31,6 +31,14 @@ from automerge.core import ROOT, Document, ObjType
 from model import ops
 from model.protocols import Phase, Protocol, builtin_protocols, protocol_to_builtins
 from model.reading import child, scalar
+from model.records import (
+    ActionOrigin,
+    ActionStep,
+    ClosedAction,
+    GroupInfo,
+    Item,
+    StepUpdate,
+)
 from model.schema import (
     APP_NAME,
     K_APP,
@@ -42,16 +50,7 @@ from model.schema import (
     OPEN_STATUSES,
 )
 from model.sessionfile import SessionFileError
-from model.snapshot import (
-    ActionOrigin,
-    ActionStep,
-    ClosedAction,
-    GroupInfo,
-    Item,
-    Snapshot,
-    SnapshotBuilder,
-    StepUpdate,
-)
+from model.snapshot import Snapshot, SnapshotBuilder
 
 
 def read_previous(doc: Document, source: str = "<document>") -> Snapshot:

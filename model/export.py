@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 
 from model import charts, ics
-from model.snapshot import ActionOrigin, ActionStep, ActionTrack, Item, Snapshot
+from model.records import ActionOrigin, ActionStep, ActionTrack, Item
+from model.snapshot import Snapshot
 
 JSON_SCHEMA = "cercle-export/1"
 FORMATS = ("md", "json", "html")  # the minutes

@@ -24,8 +24,9 @@ from model.authorship import parse_op_id
 from model.control import meeting_problem
 from model.protocols import Protocol
 from model.reading import child, scalar
+from model.records import Item
 from model.schema import FEEDBACK_MAX, K_ITEMS, K_PARTICIPANTS, RATINGS
-from model.snapshot import Item, Snapshot, SnapshotBuilder
+from model.snapshot import Snapshot, SnapshotBuilder
 
 Listener = Callable[[Snapshot], None]
 
