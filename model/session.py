@@ -25,7 +25,7 @@ from model.control import meeting_problem
 from model.protocols import Protocol
 from model.reading import child, scalar
 from model.records import Item
-from model.schema import FEEDBACK_MAX, K_ITEMS, K_PARTICIPANTS, RATINGS
+from model.schema import ACTION_STATUSES, FEEDBACK_MAX, K_ITEMS, K_PARTICIPANTS, RATINGS
 from model.snapshot import Snapshot, SnapshotBuilder
 
 Listener = Callable[[Snapshot], None]
@@ -246,16 +246,21 @@ class Session:
         """Set an action's owner, due date (ISO), status or status note.
 
         A status or note goes through :meth:`update_action` (kept in the
-        action's update list, so concurrent updates are all kept).
+        action's update list, so concurrent updates are all kept). Nothing is
+        written when any part is refused.
         """
         status = fields.pop("status", None)
         note = fields.pop("status_note", None)
+        updating = status is not None or note is not None
+        if updating:
+            self._check_update(self._action(item_id), status, note or "")
         if fields:
             ops.set_item_fields(self.doc, item_id, **fields)
-        if status is not None or note is not None:
+            self.refresh()
+        if updating:
             self.update_action(item_id, status, note or "")
-            return
-        self._done()
+        else:
+            self._done()
 
     def _action(self, item_id: str) -> Item:
         item = self.snapshot.item(item_id)
@@ -275,19 +280,23 @@ class Session:
             return True
         return self.me in (owner, item.author, roles.facilitator, roles.scribe)
 
+    def _check_update(self, item: Item, status: str | None, note: str) -> None:
+        if not self.may_update(item):
+            raise NotAllowed("only the action's owner, the facilitator or the scribe "
+                             "can update its status")
+        if status is not None and status not in ACTION_STATUSES:
+            raise ops.OperationError(f"unknown action status '{status}'")
+        if len(" ".join(note.split())) > FEEDBACK_MAX:
+            raise ops.OperationError(f"a status note is at most {FEEDBACK_MAX} characters")
+
     def update_action(self, item_id: str, status: str | None = None, note: str = "") -> None:
         """Record a status update of an action (``status`` None keeps the current
         one) with a short note. Two people updating at once both keep their
         note; the status shown is the same on every replica."""
         item = self._action(item_id)
-        if not self.may_update(item):
-            raise NotAllowed("only the action's owner, the facilitator or the scribe "
-                             "can update its status")
-        note = " ".join(note.split())
-        if len(note) > FEEDBACK_MAX:
-            raise ops.OperationError(f"a status note is at most {FEEDBACK_MAX} characters")
+        self._check_update(item, status, note)
         ops.append_action_update(self.doc, item_id, status=status or item.status or "open",
-                                 note=note, now=self.clock())
+                                 note=" ".join(note.split()), now=self.clock())
         self._done()
 
     # -- choosing the case, evaluation --------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
 from model import export, ops, sessionfile
+from model.ops import OperationError
 from model.protocols import builtin_protocols, parse_protocol_toml
 from model.session import NotAllowed, Session
 from model.sessionfile import SessionFileError
@@ -345,3 +346,19 @@ def test_the_chain_and_group_are_the_creators_alone(clock: FakeClock, codev) -> 
         assert reader.snapshot.chain == ()  # the forged keys read as absent...
         assert reader.snapshot.group.name == ""
         assert reader.snapshot == SnapshotBuilder(reader.doc).snapshot
+
+
+def test_a_refused_update_writes_nothing(clock: FakeClock, codev) -> None:  # type: ignore[no-untyped-def]
+    anne, _, _ = _first_session(clock, codev)
+    nxt = Session.continue_from(anne.doc, name="Anne", clock=clock)
+    carl = replica_of(nxt, "Carl")
+    call = next(i for i in carl.snapshot.items if i.text == "Appeler la DRH")
+    heads = carl.doc.get_heads()
+    with pytest.raises(NotAllowed, match="owner"):
+        carl.set_action(call.id, due="2030-01-01", status="done")
+    with pytest.raises(OperationError, match="unknown action status 'maybe'"):
+        nxt.set_action(call.id, due="2030-01-01", status="maybe")
+    with pytest.raises(OperationError, match="at most 280"):
+        nxt.update_action(call.id, note="x" * 281)
+    assert carl.doc.get_heads() == heads
+    assert nxt.snapshot.item(call.id) == call
