@@ -64,6 +64,7 @@ MAX_HANDSHAKES_PER_ADDRESS: Final = 4
 CONNECT_TIMEOUT: Final = 5.0
 HELLO_TIMEOUT: Final = 10.0
 MAX_BACKOFF: Final = 5.0
+STOP_GRACE: Final = 2.0  # seconds a leaving node waits for its last changes to be answered
 LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one save and send
 
 
@@ -153,6 +154,7 @@ class SessionNode:
         self._unsaved_local = False
         self._local_handle: asyncio.TimerHandle | None = None
         self._last_push = 0.0  # when local changes last left: synced means answered since
+        self._sync_arrived = asyncio.Event()
         self._save_failed = False
         self._ping_nonce = 0
         self._relay: set[_Peer] = set()
@@ -182,6 +184,13 @@ class SessionNode:
         """Say bye to every peer, save, and stop everything this node started."""
         if self._stopping:
             return
+        # Changes made just before leaving still go out, and get their answers, first.
+        if self.flush() and self._peers:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_GRACE):
+                    while any(p.last_sync_in <= self._last_push for p in self._peers.values()):
+                        self._sync_arrived.clear()
+                        await self._sync_arrived.wait()
         self._stopping = True
         for peer in list(self._peers.values()):
             with contextlib.suppress(LinkClosed):
@@ -555,6 +564,7 @@ class SessionNode:
             match envelope:
                 case Sync(data=data):
                     peer.last_sync_in = time.monotonic()
+                    self._sync_arrived.set()
                     self._on_sync(peer, data)
                 case Presence() if envelope.peer_id == peer.peer_id:
                     peer.presence = envelope

@@ -171,3 +171,18 @@ def test_peer_killed_and_restarted_from_its_file(tmp_path: Path, procs: list[Pro
     assert bob.expect("status")["digest"] == status["digest"]
     snap = Session(sessionfile.load(bob_file).doc).snapshot
     assert [p.name for p in snap.participants] == ["Anne", "Bob"]  # same Bob, same actor
+
+
+def test_quitting_right_after_edits_loses_none(tmp_path: Path, procs: list[Proc]) -> None:
+    anne, ready = host(tmp_path / "anne", procs, "--title", "Atelier")
+    bob = Proc(["join", "--headless", "--peer", f"127.0.0.1:{ready['port']}", "--code", CODE,
+                "--name", "Bob", "--interface", "127.0.0.1", "--json", "--script"],
+               tmp_path / "bob", stdin=True)
+    procs.append(bob)
+    bob.expect("synced")
+    for i in range(20):
+        bob.send(f"add note dernière minute {i}")
+    bob.send("quit")  # no status, no pause: the last batch must still leave
+    assert bob.popen.wait(timeout=15) == 0
+    anne.send("status")
+    assert anne.expect("status")["items"] == 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -57,13 +58,18 @@ class HomeScreen(CercleScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_recent()
         self.query_one("#host", Button).focus()
+        self.refresh_recent()
 
+    @work(thread=True, exclusive=True, group="recent")
     def refresh_recent(self) -> None:
+        """Read the recent files after the first paint (loading them takes a moment)."""
+        found = recent_sessions()
+        self.app.call_from_thread(self._show_recent, found)
+
+    def _show_recent(self, found: list[tuple[Path, str]]) -> None:
         recent = self.query_one("#recent", OptionList)
         recent.clear_options()
-        found = recent_sessions()
         if not found:
             recent.add_option(Option(t("home.no_recent"), disabled=True))
         for path, title in found:

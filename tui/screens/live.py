@@ -62,6 +62,8 @@ class LiveScreen(CercleScreen):
         self._phase_seen = -1
         self._rang_for = -1
         self._ready = False
+        self._allowed: tuple[object, ...] = ()
+        self._instruction = ""
 
     def compose(self) -> ComposeResult:
         snap = self.room.snapshot
@@ -105,11 +107,11 @@ class LiveScreen(CercleScreen):
         snap = self.snap
         self.tick()
         phase = snap.current_phase
-        instruction = self.query_one("#instruction", Static)
-        if snap.control.phase.status == "ended":
-            instruction.update(t("live.ended"))
-        elif phase is not None:
-            instruction.update(phase.instruction.get(language()))
+        text = t("live.ended") if snap.control.phase.status == "ended" else (
+            phase.instruction.get(language()) if phase is not None else "")
+        if text != self._instruction:  # an update costs a layout: only when it changes
+            self._instruction = text
+            self.query_one("#instruction", Static).update(text)
         board = self.query_one(ItemBoard)
         board.show(snap)
         if snap.control.phase.index != self._phase_seen:
@@ -124,7 +126,11 @@ class LiveScreen(CercleScreen):
         composer.speakers([(p.name, p.id) for p in snap.participants if p.id != self.room.me]
                           if "scribe" in roles and kinds else None)
         self.query_one(Roster).show(self.room.members())
-        self.refresh_bindings()
+        # The footer rebuilds all its keys on refresh: only when what it depends on changed.
+        allowed = (self.room.my_roles, snap.control.phase.status == "ended")
+        if allowed != self._allowed:
+            self._allowed = allowed
+            self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
         if self._ready:  # a change may arrive while the screen is being built

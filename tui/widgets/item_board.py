@@ -82,6 +82,8 @@ class ItemBoard(Vertical):
         self.seen: set[str] = {i.id for i in snap.items}
         self._rows: dict[str, dict[str, tuple[object, ...]]] = {k: {} for k in self.kinds}
         self._texts: dict[str, str] = {}  # item id -> text + state as shown (row heights)
+        self._drawn: dict[str, tuple[object, ...]] = {}  # item id -> (item, new?, people)
+        self._labels: dict[str, str] = {}
         self._snap = snap
 
     def compose(self) -> ComposeResult:
@@ -121,6 +123,7 @@ class ItemBoard(Vertical):
         cursor = table.cursor_row
         table.clear()
         self._rows[kind].clear()
+        self._drawn.clear()
         self.show(self._snap)
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
@@ -163,21 +166,30 @@ class ItemBoard(Vertical):
         by_kind: dict[str, list[Item]] = {k: [] for k in self.kinds}
         for item in snap.items:
             by_kind.setdefault(item.kind, []).append(item)
+        people = snap.participants
         for kind in self.kinds:
             table = self.table(kind)
             rows = self._rows[kind]
+            items = by_kind.get(kind, [])
             cursor_item = self.selected_item() if kind == visible else None
+            # Only items whose snapshot object changed need any work (the builder keeps
+            # the same object for an untouched item), unless the names did change.
+            changed = [i for i in items if self._drawn.get(i.id, (None,))[0] is not i
+                       or self._drawn[i.id][2] is not people]
             if any(i.id in rows and self._texts.get(i.id) != i.text + item_state(i, snap)
-                   for i in by_kind.get(kind, [])):
+                   for i in changed):
                 # An edited text may need more or fewer lines: re-add the rows.
                 table.clear()
                 rows.clear()
-            wanted = {i.id: i for i in by_kind.get(kind, [])}
+            wanted = {i.id for i in items}
             for item_id in [r for r in rows if r not in wanted]:
                 table.remove_row(item_id)
                 del rows[item_id]
-            for item in by_kind.get(kind, []):
+            for item in items:
                 is_new = item.id not in self.seen and item.author != self.me
+                if item.id in rows and self._drawn.get(item.id) == (item, is_new, people):
+                    continue
+                self._drawn[item.id] = (item, is_new, people)
                 state = item_state(item, snap)
                 body = Text(item.text)
                 if state:  # the state follows the text: narrow screens keep room for words
@@ -194,13 +206,15 @@ class ItemBoard(Vertical):
                 rows[item.id] = cells
                 self._texts[item.id] = item.text + state
             if cursor_item is not None and cursor_item in rows:
-                table.move_cursor(row=table.get_row_index(cursor_item), animate=False)
-            count = len(rows)
-            fresh = sum(1 for i in by_kind.get(kind, [])
-                        if i.id not in self.seen and i.author != self.me)
-            label = f"{t(f'kinds.{kind}')} ({count})" + (f" {NEW}{fresh}" if fresh else "")
-            with suppress(NoMatches, ValueError):  # before the tabs are mounted
-                self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
+                row = table.get_row_index(cursor_item)
+                if row != table.cursor_row:
+                    table.move_cursor(row=row, animate=False)
+            fresh = sum(1 for i in items if i.id not in self.seen and i.author != self.me)
+            label = f"{t(f'kinds.{kind}')} ({len(rows)})" + (f" {NEW}{fresh}" if fresh else "")
+            if self._labels.get(kind) != label:  # setting a label costs a layout
+                with suppress(NoMatches, ValueError):  # before the tabs are mounted
+                    self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
+                    self._labels[kind] = label
 
     def mark_seen(self, kind: str | None = None) -> None:
         """The reader looked at ``kind``'s tab: its items are no longer new."""

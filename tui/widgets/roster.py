@@ -39,4 +39,7 @@ class Roster(Static):
     """
 
     def show(self, members: list[Member]) -> None:
-        self.update(roster_text(members))
+        text = roster_text(members)
+        if text.plain != getattr(self, "_shown", None) or text != getattr(self, "_text", None):
+            self._shown, self._text = text.plain, text
+            self.update(text)
