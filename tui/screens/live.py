@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from model.protocols import Phase
@@ -21,6 +23,7 @@ from tui.widgets.item_board import ItemBoard
 from tui.widgets.phase_header import PhaseHeader
 from tui.widgets.roster import Roster
 
+RENDER_GAP = 0.1  # seconds between repaints while remote changes pour in (typing stays smooth)
 FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end"}
 
 
@@ -63,6 +66,8 @@ class LiveScreen(CercleScreen):
         self._rang_for = -1
         self._ready = False
         self._allowed: tuple[object, ...] = ()
+        self._rendered_at = 0.0
+        self._render_timer: Timer | None = None
         self._instruction = ""
 
     def compose(self) -> ComposeResult:
@@ -70,7 +75,7 @@ class LiveScreen(CercleScreen):
         yield PhaseHeader(id="header")
         yield Static(id="instruction")
         with Horizontal(id="body"):
-            yield ItemBoard(snap, self.room.me, id="board")
+            yield ItemBoard(snap, self.room.session.is_mine, id="board")
             yield Roster(id="roster")
         yield Composer(id="composer")
         yield Footer()
@@ -104,6 +109,7 @@ class LiveScreen(CercleScreen):
             self.query_one(ItemBoard).mark_seen()
 
     def render_all(self) -> None:
+        self._rendered_at = time.monotonic()
         snap = self.snap
         self.tick()
         phase = snap.current_phase
@@ -133,8 +139,18 @@ class LiveScreen(CercleScreen):
             self.refresh_bindings()
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        if self._ready:  # a change may arrive while the screen is being built
+        """Repaint at once for a lone change; during a burst, at most every RENDER_GAP."""
+        if not self._ready:  # a change may arrive while the screen is being built
+            return
+        wait = RENDER_GAP - (time.monotonic() - self._rendered_at)
+        if wait <= 0:
             self.render_all()
+        elif self._render_timer is None:
+            self._render_timer = self.set_timer(wait, self._deferred_render)
+
+    def _deferred_render(self) -> None:
+        self._render_timer = None
+        self.render_all()
 
     def on_peers_updated(self, message: PeersUpdated) -> None:
         if self._ready:
@@ -182,7 +198,7 @@ class LiveScreen(CercleScreen):
         if item is None:
             return
         roles = self.room.my_roles
-        mine = item.author == self.room.me or item.on_behalf == self.room.me
+        mine = self.room.session.is_mine(item.id)
         may_edit = mine or "facilitator" in roles or "scribe" in roles or (
             item.kind == "action" and ("client" in roles or item.owner == self.room.me))
         if not may_edit:

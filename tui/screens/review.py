@@ -42,7 +42,7 @@ def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
     for item in items:
         text.append(f"• [{t(f'kind.{item.kind}')}] ", style="cyan")
         text.append(item.text)
-        text.append(f" — {snap.name_of(item.speaker)}", style="dim")
+        text.append(f" — {snap.author_name(item) or t('author.anonymous')}", style="dim")
         state = item_state(item, snap)
         if state:
             text.append(f"  {state}", style="bold")

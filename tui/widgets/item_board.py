@@ -8,6 +8,7 @@ reader has looked at their tab.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from contextlib import suppress
 
 from rich.text import Text
@@ -73,12 +74,12 @@ class ItemBoard(Vertical):
     ItemBoard ItemTable { height: 1fr; }
     """
 
-    def __init__(self, snap: Snapshot, me: str, anonymous: frozenset[str] = frozenset(),
+    def __init__(self, snap: Snapshot, is_mine: Callable[[str], bool],
                  **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.kinds = kinds_of(snap)
-        self.me = me
-        self.anonymous = anonymous
+        self._is_mine = is_mine
+        self._mine: dict[str, bool] = {}  # who created an item never changes
         self.seen: set[str] = {i.id for i in snap.items}
         self._rows: dict[str, dict[str, tuple[object, ...]]] = {k: {} for k in self.kinds}
         self._texts: dict[str, str] = {}  # item id -> text + state as shown (row heights)
@@ -153,10 +154,15 @@ class ItemBoard(Vertical):
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return str(row_key.value) if row_key.value is not None else None
 
+    def mine(self, item_id: str) -> bool:
+        if item_id not in self._mine:
+            self._mine[item_id] = self._is_mine(item_id)
+        return self._mine[item_id]
+
     def author_text(self, item: Item, snap: Snapshot) -> str:
-        if item.kind in self.anonymous:
+        name = snap.author_name(item)
+        if not name:
             return t("author.anonymous")
-        name = snap.name_of(item.speaker)
         return name + (" ✎" if item.on_behalf else "")
 
     def show(self, snap: Snapshot) -> None:
@@ -186,7 +192,7 @@ class ItemBoard(Vertical):
                 table.remove_row(item_id)
                 del rows[item_id]
             for item in items:
-                is_new = item.id not in self.seen and item.author != self.me
+                is_new = item.id not in self.seen and not self.mine(item.id)
                 if item.id in rows and self._drawn.get(item.id) == (item, is_new, people):
                     continue
                 self._drawn[item.id] = (item, is_new, people)
@@ -209,7 +215,7 @@ class ItemBoard(Vertical):
                 row = table.get_row_index(cursor_item)
                 if row != table.cursor_row:
                     table.move_cursor(row=row, animate=False)
-            fresh = sum(1 for i in items if i.id not in self.seen and i.author != self.me)
+            fresh = sum(1 for i in items if i.id not in self.seen and not self.mine(i.id))
             label = f"{t(f'kinds.{kind}')} ({len(rows)})" + (f" {NEW}{fresh}" if fresh else "")
             if self._labels.get(kind) != label:  # setting a label costs a layout
                 with suppress(NoMatches, ValueError):  # before the tabs are mounted
