@@ -329,16 +329,18 @@ async def test_anonymous_items_show_no_author() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne",
                              anonymous=("advice",))
     other = Session(session.doc.fork())
-    other.join("Bob")
-    other.add_item("advice", "Délègue davantage")
-    other.add_item("note", "Signé")
-    session.merge(other.doc)
     app = make_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
+        other.join("Bob")
+        other.add_item("advice", "Délègue davantage")
+        other.add_item("note", "Signé")
+        session.merge(other.doc)
+        app.screen.post_message(SessionChanged())
+        await pilot.pause(0.3)
         board = app.screen.query_one(ItemBoard)
         advice = board.table("advice")
         row = advice.get_row_at(0)
         assert str(row[1]) == "anonymous" and "Bob" not in " ".join(map(str, row))
         assert str(board.table("note").get_row_at(0)[1]) == "Bob"
-        assert str(row[0]) == "●"  # Bob's, hence new for Anne
+        assert str(row[0]) == "●"  # Bob's and arrived after Anne looked: new for her
