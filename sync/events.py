@@ -30,6 +30,19 @@ class AuthFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class HandshakeFailed:
+    """Someone connected and failed the handshake for another reason than a wrong code.
+
+    Garbage, an oversized or malformed frame, a replay, or a connection that never
+    spoke: the connection was dropped without touching the document. ``reason`` is
+    for people.
+    """
+
+    address: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class LinkProblem:
     """A connection attempt or a live link failed; ``reason`` is for people."""
 
@@ -56,5 +69,5 @@ class CodeChanged:
     code: str
 
 
-NodeEvent = (DocumentChanged | PeersChanged | AuthFailure | LinkProblem | SaveFailed | Saved
-             | CodeChanged)
+NodeEvent = (DocumentChanged | PeersChanged | AuthFailure | HandshakeFailed | LinkProblem
+             | SaveFailed | Saved | CodeChanged)

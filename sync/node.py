@@ -30,6 +30,7 @@ from sync.events import (
     AuthFailure,
     CodeChanged,
     DocumentChanged,
+    HandshakeFailed,
     LinkProblem,
     NodeEvent,
     PeersChanged,
@@ -423,6 +424,7 @@ class SessionNode:
                 return
             except (HandshakeError, LinkClosed) as exc:
                 log.info("handshake with %s failed: %s", ip, exc)
+                self._emit(HandshakeFailed(ip, str(exc)))
                 return
         finally:
             self._handshaking[ip] -= 1

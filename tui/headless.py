@@ -30,6 +30,7 @@ from sync.codes import generate_code
 from sync.events import (
     AuthFailure,
     DocumentChanged,
+    HandshakeFailed,
     LinkProblem,
     NodeEvent,
     PeersChanged,
@@ -166,6 +167,9 @@ def _events(say: Printer, watch: bool = False, session: Session | None = None) -
                     "failures)", address=address, failures=failures)
             case PeersChanged():
                 pass
+            case HandshakeFailed(address=address, reason=reason):
+                say("handshake-failed", f"{address} failed the handshake: {reason}",
+                    address=address, reason=reason)
             case LinkProblem(address=address, reason=reason):
                 if last_problem.get(address) != reason:  # a retry loop repeats itself
                     last_problem[address] = reason

@@ -186,3 +186,15 @@ def test_quitting_right_after_edits_loses_none(tmp_path: Path, procs: list[Proc]
     assert bob.popen.wait(timeout=15) == 0
     anne.send("status")
     assert anne.expect("status")["items"] == 20
+
+
+def test_host_tells_about_junk_connections(tmp_path: Path, procs: list[Proc]) -> None:
+    import socket
+
+    anne, ready = host(tmp_path / "anne", procs, "--title", "Atelier")
+    with socket.create_connection(("127.0.0.1", ready["port"]), timeout=10) as sock:
+        sock.sendall(b"\xff\xff\xff\xff" + bytes(64))
+        event = anne.expect("handshake-failed")
+    assert event["address"] == "127.0.0.1" and "byte frame" in event["reason"]
+    anne.send("status")
+    assert anne.expect("status")["items"] == 0

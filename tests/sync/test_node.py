@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from model import sessionfile
-from sync.events import AuthFailure, DocumentChanged, SaveFailed
+from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, SaveFailed
 from sync.node import SessionNode
 from tests.sync.mesh import (
     LOOPBACK,
@@ -87,6 +87,27 @@ async def test_wrong_code_is_refused_on_both_sides() -> None:
         assert isinstance(failure, AuthFailure) and failure.incoming and failure.failures == 1
         assert eve.session.is_empty
         assert host.peers == []
+
+
+@pytest.mark.parametrize(("junk", "reason"), [
+    (b"\x00\x00\x00\x05hello", "malformed"),
+    (b"\xff\xff\xff\xff" + bytes(100), "4294967295-byte frame"),
+])
+async def test_junk_before_the_handshake_is_reported_and_changes_nothing(
+        junk: bytes, reason: str) -> None:
+    async with running(host_node()) as (host,):
+        before = host.session.save()
+        reader, writer = await asyncio.open_connection(LOOPBACK, host.port)
+        writer.write(junk)
+        await writer.drain()
+        await until(lambda: bool(recorder(host).of(HandshakeFailed)), what="the host to be told")
+        assert await reader.read() != b""  # its Spake came first; then the host hung up
+        writer.close()
+        [event] = recorder(host).of(HandshakeFailed)
+        assert isinstance(event, HandshakeFailed)
+        assert event.address == LOOPBACK and reason in event.reason
+        assert not recorder(host).of(AuthFailure)
+        assert host.session.save() == before and host.peers == []
 
 
 async def test_repeated_failures_are_slowed_down() -> None:
