@@ -103,7 +103,7 @@ class CercleApp(App[int]):
             case "host":
                 from tui.screens.host import HostScreen
 
-                self.push_screen(HostScreen(name=self.person))
+                self.push_screen(HostScreen(name=self.person, continue_from=self.continue_from))
             case "join":
                 from tui.screens.join import JoinScreen
 
@@ -172,14 +172,26 @@ class CercleApp(App[int]):
             screen.post_message(kind())
 
     # -- hosting -----------------------------------------------------------------------
-    def start_hosting(self, *, title: str, protocol: Protocol, name: str) -> None:
+    def start_hosting(self, *, title: str, protocol: Protocol | None, name: str,
+                      continue_from: Path | None = None) -> None:
         self._remember_name(name)
-        self._host(title, protocol, name)
+        self._host(title, protocol, name, continue_from)
 
     @work(exclusive=True, exit_on_error=False, group="network")
-    async def _host(self, title: str, protocol: Protocol, name: str) -> None:
-        session = Session.create(title=title, protocol=protocol, name=name)
-        path = default_file(title)
+    async def _host(self, title: str, protocol: Protocol | None, name: str,
+                    continue_from: Path | None) -> None:
+        try:
+            if continue_from is not None:
+                # The group's next meeting: open actions, members and chain carried over.
+                session = Session.continue_from(continue_from, name=name, title=title or None,
+                                                protocol=protocol)
+            else:
+                assert protocol is not None  # noqa: S101 - the host form always gives one
+                session = Session.create(title=title, protocol=protocol, name=name)
+        except (sessionfile.SessionFileError, ValueError) as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        path = default_file(session.snapshot.info.title)
         try:
             sessionfile.save(path, session.doc)
         except sessionfile.SessionFileError as exc:

@@ -344,3 +344,32 @@ async def test_anonymous_items_show_no_author() -> None:
         assert str(row[1]) == "anonymous" and "Bob" not in " ".join(map(str, row))
         assert str(board.table("note").get_row_at(0)[1]) == "Bob"
         assert str(row[0]) == "●"  # Bob's and arrived after Anne looked: new for her
+
+
+async def test_next_meeting_from_home_carries_open_actions(tmp_path: Path) -> None:
+    first = Session.create(title="Séance 1", protocol=builtin_protocols()["codev"], name="Anne")
+    first.add_item("action", "Appeler la DRH", owner=first.me, due="2026-12-15")
+    path = tmp_path / "s1.cercle"
+    sessionfile.save(path, first.doc)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "#path", str(path))
+        await pilot.click("#continue")
+        await until(lambda: app.screen.query("#continuing"), what="the host form")
+        await type_into(pilot, "#name", "Anne")
+        await pilot.click("#start")
+        await until(lambda: isinstance(app.screen, LobbyScreen), what="the lobby")
+        snap = app.room.snapshot  # type: ignore[union-attr]
+        assert snap.phases[0].follow_up
+        assert [i.text for i in snap.items_of("action")] == ["Appeler la DRH"]
+
+
+async def test_next_meeting_of_a_corrupt_file_explains(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.cercle"
+    bad.write_bytes(b"garbage")
+    app = make_app(start="host", continue_from=bad, name="Anne")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.click("#start")
+        await until(lambda: any("not an Automerge document" in str(n.message)
+                                for n in app._notifications), what="the message")
+        assert not isinstance(app.screen, LobbyScreen)

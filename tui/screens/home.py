@@ -53,6 +53,7 @@ class HomeScreen(CercleScreen):
             with Horizontal(classes="row"):
                 yield Input(placeholder=t("home.open_placeholder"), id="path")
                 yield Button(t("home.review"), id="review")
+                yield Button(t("home.continue"), id="continue")
             yield Label(t("home.recent"))
             yield OptionList(id="recent")
         yield Footer()
@@ -84,6 +85,14 @@ class HomeScreen(CercleScreen):
                 self.action_join()
             case "review":
                 self._open(self.query_one("#path", Input).value.strip())
+            case "continue":
+                path = self.query_one("#path", Input).value.strip()
+                if not path:
+                    self.notify(t("home.give_path"), severity="warning")
+                    return
+                from tui.screens.host import HostScreen
+
+                self.app.push_screen(HostScreen(continue_from=Path(path).expanduser()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._open(event.value.strip())

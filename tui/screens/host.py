@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -15,10 +17,12 @@ from tui.screens.base import CercleScreen
 class HostScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
-    def __init__(self, name: str = "", title: str = "") -> None:
+    def __init__(self, name: str = "", title: str = "",
+                 continue_from: Path | None = None) -> None:
         super().__init__()
         self.person = name
         self.session_title = title
+        self.continue_from = continue_from
 
     def compose(self) -> ComposeResult:
         lang = language()
@@ -26,6 +30,8 @@ class HostScreen(CercleScreen):
                       "min)", key) for key, p in builtin_protocols().items()]
         with Vertical(id="form"):
             yield Static(t("host.heading"), classes="heading")
+            if self.continue_from is not None:
+                yield Static(t("host.continuing", file=self.continue_from.name), id="continuing")
             yield Label(t("host.title"))
             yield Input(value=self.session_title, placeholder=t("host.title_placeholder"),
                         id="title")
@@ -69,7 +75,7 @@ class HostScreen(CercleScreen):
     def _start(self) -> None:
         title = self.query_one("#title", Input).value.strip()
         name = self.query_one("#name", Input).value.strip()
-        if not title:
+        if not title and self.continue_from is None:  # a continued session has a default
             self.notify(t("host.need_title"), severity="warning")
             self.query_one("#title", Input).focus()
             return
@@ -84,4 +90,5 @@ class HostScreen(CercleScreen):
         except ProtocolError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.app.start_hosting(title=title, protocol=protocol, name=name)  # type: ignore[attr-defined]
+        self.app.start_hosting(title=title, protocol=protocol, name=name,  # type: ignore[attr-defined]
+                               continue_from=self.continue_from)
