@@ -120,7 +120,7 @@ class SessionNode:
         on_event: Callable[[NodeEvent], None] | None = None,
         ping_interval: float = 5.0,
         dead_after: float = 15.0,
-        save_delay: float = 0.2,
+        save_delay: float = 1.0,
         clock: Callable[[], float] = time.time,
         limiter: FailureLimiter | None = None,
         accept_incoming: bool = True,

@@ -23,7 +23,7 @@ from tui.widgets.item_board import ItemBoard
 from tui.widgets.phase_header import PhaseHeader
 from tui.widgets.roster import Roster
 
-RENDER_GAP = 0.1  # seconds between repaints while remote changes pour in (typing stays smooth)
+RENDER_GAP = 0.2  # seconds between repaints while remote changes pour in (typing stays smooth)
 FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end"}
 
 
