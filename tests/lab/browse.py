@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -28,7 +29,12 @@ async def browse(interface: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.readline() or stop.set())
+
+    def on_input() -> None:
+        if not os.read(sys.stdin.fileno(), 4096):  # end of input: stop
+            stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), on_input)
 
     def changed(found: dict[str, FoundSession]) -> None:
         say("sessions", tags=sorted(s.tag for s in found.values()),

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import sys
+import threading
 import time
 
 from automerge.core import ROOT, ObjType, ScalarType
@@ -62,7 +63,13 @@ async def run(peer: str, code: str, name: str, interface: str) -> None:
     node = SessionNode(session, code=code, name=name, listen_host=interface)
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str] = asyncio.Queue()
-    loop.add_reader(sys.stdin.fileno(), lambda: lines.put_nowait(sys.stdin.readline()))
+
+    def read() -> None:  # a thread: stdin is buffered, so add_reader would miss lines
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, "")
+
+    threading.Thread(target=read, daemon=True).start()
     async with node:
         node.connect(host, int(port))
         async with asyncio.timeout(30):

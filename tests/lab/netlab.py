@@ -202,8 +202,8 @@ class Network:
         _run(["ip", "netns", "add", host.ns])
         self.hosts.append(host)
         self._quiet_ipv6(host.ns)
-        self._ip(self.switch, "link", "add", "name", host.port, "type", "veth", "peer", "name", "eth0",
-                 "netns", host.ns)
+        self._ip(self.switch, "link", "add", "name", host.port, "type", "veth", "peer", "name",
+                 "eth0", "netns", host.ns)
         self._ip(self.switch, "link", "set", host.port, "master", BRIDGE, "up")
         self._ip(host.ns, "addr", "add", f"{host.address}/24", "dev", "eth0")
         self._ip(host.ns, "link", "set", "eth0", "up")

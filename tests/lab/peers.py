@@ -169,8 +169,9 @@ class Lab:
 
     def join(self, host: Host, name: str, via: Proc | str | None, *extra: str,
              wait: bool = True, home: Path | None = None, timeout: float = 60.0,
-             code: str = CODE, file: Path | None = None) -> Proc:
-        """Start a headless joiner on ``host`` through ``via`` (a peer, or ``IP:PORT``)."""
+             code: str = CODE, file: Path | None = None, label: str | None = None) -> Proc:
+        """Start a headless joiner on ``host`` through ``via`` (a peer, or ``IP:PORT``);
+        ``label`` names the process in reports (default: ``name``)."""
         home = home or self.base / name
         file = file or home / "session.cercle"
         args = ["join", "--headless", "--json", "--script", "--watch", "--interface",
@@ -180,7 +181,8 @@ class Lab:
             args += ["--peer", f"{via.address}:{via.port}"]
         elif via is not None:
             args += ["--peer", via]
-        proc = self.spawn(name, host, [sys.executable, "-m", "tui.cli", *args, *extra], home)
+        proc = self.spawn(label or name, host, [sys.executable, "-m", "tui.cli", *args, *extra],
+                          home)
         proc.file = file
         if wait:
             self.synced(proc, timeout + 5)
@@ -220,6 +222,14 @@ class Lab:
         found = proc.first(pred, start)
         if found is None:
             raise AssertionError(f"{proc} ended before '{event}': {proc.stderr_tail()}")
+        return found
+
+    def expect_where(self, proc: Proc, pred: Callable[[Event], bool], timeout: float,
+                     what: str, start: int = 0) -> Event:
+        """The first line ``proc`` printed after ``start`` for which ``pred`` holds."""
+        self.wait(lambda: proc.first(pred, start) is not None, timeout, f"{what} from {proc}")
+        found = proc.first(pred, start)
+        assert found is not None
         return found
 
     def status(self, procs: Sequence[Proc], timeout: float = 20.0) -> list[Event]:

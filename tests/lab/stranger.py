@@ -24,6 +24,7 @@ import random
 import struct
 import sys
 import time
+from pathlib import Path
 
 from sync.handshake import HandshakeError
 from sync.link import LinkClosed, open_link
@@ -148,7 +149,7 @@ async def halfopen(addr: tuple[str, int], count: int, hold: float) -> None:
         writer.close()
     say("released", opened=len(conns),
         closed_by_host=sum(1 for a in answers if a["closed"]),
-        busy=sum(1 for a in answers if "Reject:busy" in a["said"]),  # type: ignore[operator]
+        busy=sum(1 for a in answers if "Reject:busy" in str(a["said"])),
         still_open=sum(1 for a in answers if not a["closed"]))
 
 
@@ -174,8 +175,7 @@ def main() -> int:
         case "guess":
             job = guess(args.target, args.codes)
         case "replay":
-            with open(args.file, "rb") as handle:
-                job = replay(args.target, handle.read())
+            job = replay(args.target, Path(args.file).read_bytes())
         case "garbage":
             job = garbage(args.target, args.count, args.size, args.seed)
         case "oversized":

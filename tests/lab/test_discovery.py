@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.lab.peers import Lab, Proc
+from tests.lab.peers import Event, Lab, Proc
 
 pytestmark = pytest.mark.lab
 
@@ -28,15 +28,12 @@ WITHIN = 2.0
 
 
 def _seen(lab: Lab, browser: Proc, tag: str, present: bool, timeout: float,
-          start: int = 0) -> dict:
-    def pred(e: dict) -> bool:
+          start: int = 0) -> Event:
+    def pred(e: Event) -> bool:
         return e["event"] == "sessions" and (tag in e["tags"]) == present
 
-    lab.wait(lambda: browser.first(pred, start) is not None, timeout,
-             f"{browser} to {'see' if present else 'lose'} session {tag}")
-    found = browser.first(pred, start)
-    assert found is not None
-    return found
+    return lab.expect_where(browser, pred, timeout,
+                            f"{'seeing' if present else 'losing'} session {tag}", start)
 
 
 def test_discovery(make_lab: Callable[[int], Lab], figure: Callable[[str, object], None]) -> None:

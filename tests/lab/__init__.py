@@ -1,0 +1,1 @@
+"""The network lab: simulated laptops in network namespaces (see docs/reliability.md)."""
