@@ -78,6 +78,17 @@ def default_file(title: str) -> Path:
     return path
 
 
+def session_tag(session_id: str) -> str:
+    """The public tag a host announces for a session, derived from the session's id.
+
+    Peers bind their handshake to the tag they learned, so a random tag per run locked
+    everyone out of a facilitator restarted from its file (same address, port and code):
+    their reconnections failed as "another session". The tag stays public and reveals
+    nothing but which advertisements belong to one session.
+    """
+    return hashlib.sha256(b"cercle/tag/" + session_id.encode()).hexdigest()[:8]
+
+
 def digest(session: Session) -> str:
     """A short fingerprint of the items held (equal on replicas holding the same items)."""
     ids = sorted(f"{i.id}:{i.text}" for i in session.snapshot.items)
@@ -248,6 +259,7 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
     if not session.is_facilitator:
         say("warning", "note: you are not this session's facilitator on this computer")
     node = SessionNode(session, code=code or generate_code(), name=name, is_host=True,
+                       tag=session_tag(session.snapshot.info.id),
                        listen_host=interface or "0.0.0.0", port=port,  # noqa: S104
                        save_path=path, on_event=_events(say, watch, session))
     async with contextlib.AsyncExitStack() as stack:

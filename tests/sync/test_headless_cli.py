@@ -198,3 +198,35 @@ def test_host_tells_about_junk_connections(tmp_path: Path, procs: list[Proc]) ->
     assert event["address"] == "127.0.0.1" and "byte frame" in event["reason"]
     anne.send("status")
     assert anne.expect("status")["items"] == 0
+
+
+def test_facilitator_killed_and_restarted_is_rejoined_by_its_peers(tmp_path: Path,
+                                                                   procs: list[Proc]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port, kept across the restart
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    anne, ready = host(tmp_path / "anne", procs, "--title", "Atelier", "--port", str(port))
+    bob_args = ["join", "--headless", "--peer", f"127.0.0.1:{port}", "--code", CODE, "--name",
+                "Bob", "--interface", "127.0.0.1", "--json", "--script", "--file",
+                str(tmp_path / "bob.cercle")]
+    bob = Proc(bob_args, tmp_path / "bob", stdin=True)
+    procs.append(bob)
+    bob.expect("synced")
+    anne.popen.kill()  # the facilitator's laptop crashes
+    anne.popen.wait()
+    again = Proc(["host", "--headless", "--no-advertise", "--interface", "127.0.0.1", "--json",
+                  "--code", CODE, "--name", "Anne", "--script", "--file", ready["file"],
+                  "--port", str(port)], tmp_path / "anne", stdin=True)
+    procs.append(again)
+    assert again.expect("ready")["tag"] == ready["tag"]  # the same session to everyone
+    again.send("add question Où en étions-nous ?")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # Bob's node reconnects by itself
+        bob.send("status")
+        if bob.expect("status")["items"] == 1:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("Bob never got the restarted facilitator's item")
