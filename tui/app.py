@@ -30,7 +30,7 @@ from sync.events import (
 )
 from sync.node import SessionNode
 from tui import identity
-from tui.headless import HeadlessError, default_file, parse_peer
+from tui.headless import HeadlessError, default_file, parse_peer, session_tag
 from tui.i18n import language, set_language, t
 from tui.messages import PeersUpdated, SessionChanged
 from tui.room import Room
@@ -199,6 +199,7 @@ class CercleApp(App[int]):
             return
         identity.remember(session.snapshot.info.id, session.actor)
         node = SessionNode(session, code=generate_code(), name=name, is_host=True,
+                           tag=session_tag(session.snapshot.info.id),
                            listen_host=self.listen_host, save_path=path,
                            on_event=self._on_node_event)
         room = Room(session, node=node, path=path, clock=self.clock)
