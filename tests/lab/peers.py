@@ -112,6 +112,12 @@ class Proc:
                 return found
         return None
 
+    def close_files(self) -> None:
+        self._stderr.close()
+        with contextlib.suppress(OSError, ValueError):  # stdout is the reader thread's
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+
     def stderr_tail(self, lines: int = 6) -> str:
         with contextlib.suppress(OSError):
             text = self.stderr_path.read_text(errors="replace").strip().splitlines()
@@ -302,6 +308,8 @@ class Lab:
         with contextlib.suppress(Exception):
             self.stop([p for p in self.procs if p.alive], grace=3.0)
         self.net.close()
+        for proc in self.procs:
+            proc.close_files()
 
     # -- reading files ----------------------------------------------------------------------
     @staticmethod
