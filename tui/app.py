@@ -22,6 +22,7 @@ from sync.events import (
     AuthFailure,
     CodeChanged,
     DocumentChanged,
+    HandshakeFailed,
     LinkProblem,
     NodeEvent,
     PeersChanged,
@@ -84,6 +85,7 @@ class CercleApp(App[int]):
         self._advertiser: Any = None
         self._online = 0  # peers linked at the last count: tells a lost connection
         self._tasks: set[asyncio.Task[None]] = set()
+        self._junk_told: dict[str, float] = {}
         self._stack = contextlib.AsyncExitStack()
         self.addresses: list[str] = []
 
@@ -139,6 +141,12 @@ class CercleApp(App[int]):
             case AuthFailure(address=address, failures=failures, incoming=True):
                 self.notify(t("net.wrong_code_from", address=address, count=failures),
                             severity="warning")
+            case HandshakeFailed(address=address) if self._facilitating():
+                # Junk or a stalled connection: said once a minute per address, not per attempt.
+                now = time.monotonic()
+                if now - self._junk_told.get(address, -60.0) >= 60.0:
+                    self._junk_told[address] = now
+                    self.notify(t("net.junk_from", address=address), severity="warning")
             case LinkProblem():
                 pass  # reconnection is automatic; the roster shows who is offline
             case SaveFailed(message=message):
@@ -148,6 +156,9 @@ class CercleApp(App[int]):
                 self.notify(t("net.saved_again"))
             case CodeChanged(code=code):
                 self.notify(t("net.code_changed", code=code))
+
+    def _facilitating(self) -> bool:
+        return self.room is not None and "facilitator" in self.room.my_roles
 
     def _peers_changed(self) -> None:
         node = self.room.node if self.room else None

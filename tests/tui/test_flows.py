@@ -373,3 +373,20 @@ async def test_next_meeting_of_a_corrupt_file_explains(tmp_path: Path) -> None:
         await until(lambda: any("not an Automerge document" in str(n.message)
                                 for n in app._notifications), what="the message")
         assert not isinstance(app.screen, LobbyScreen)
+
+
+async def test_facilitator_is_told_about_junk_connections() -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await host_session(pilot)
+        node = app.room.node  # type: ignore[union-attr]
+        for _ in range(3):  # said once, not three times
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)  # type: ignore[union-attr]
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            await writer.drain()
+            await reader.read()
+            writer.close()
+        told = lambda: [n for n in app._notifications if "not Cercle" in str(n.message)]  # noqa: E731
+        await until(lambda: len(told()) == 1, what="the warning")
+        await asyncio.sleep(0.2)
+        assert len(told()) == 1
