@@ -97,6 +97,14 @@ def _insert_value(tx: Transaction, obj: bytes, index: int, value: Any) -> None:
         tx.insert(obj, index, *_scalar(value))
 
 
+def _child_or_new(tx: Transaction, parent: bytes, key: str, kind: ObjType) -> tuple[bytes, bool]:
+    """The ``kind`` object at ``key`` (made when missing or of another type); True if made."""
+    got = tx.get(parent, key)
+    if got is not None and got[0] == kind:
+        return got[1], False
+    return tx.put_object(parent, key, kind), True
+
+
 def _splice(tx: Transaction, text_id: bytes, start: int, delete: int, insert: str) -> None:
     # splice_text exists on the binding's Transaction but is missing from its stubs.
     tx.splice_text(text_id, start, delete, insert)  # type: ignore[attr-defined]
@@ -177,11 +185,8 @@ def join(doc: Document, *, actor: bytes, name: str, now: int) -> None:
     participants = _section(doc, K_PARTICIPANTS)
     me = actor.hex()
     with doc.transaction() as tx:
-        got = tx.get(participants, me)
-        if got is not None and got[0] == ObjType.Map:
-            person = got[1]
-        else:
-            person = tx.put_object(participants, me, ObjType.Map)
+        person, created = _child_or_new(tx, participants, me, ObjType.Map)
+        if created:
             tx.put(person, "joined", ScalarType.Int, now)
         tx.put(person, "name", ScalarType.Str, name.strip() or "?")
 
@@ -301,11 +306,8 @@ def append_action_update(
     if status not in ACTION_STATUSES:
         raise OperationError(f"unknown action status '{status}'")
     with doc.transaction() as tx:
-        got = tx.get(item, "updates")
-        if got is not None and got[0] == ObjType.List:
-            updates = got[1]
-        else:  # an action written before format 2
-            updates = tx.put_object(item, "updates", ObjType.List)
+        # An action written before format 2 has no list yet.
+        updates, _ = _child_or_new(tx, item, "updates", ObjType.List)
         entry = tx.insert_object(updates, tx.length(updates), ObjType.Map)
         tx.put(entry, "status", ScalarType.Str, status)
         tx.put(entry, "note", ScalarType.Str, note)
@@ -385,11 +387,7 @@ def append_control(doc: Document, *, actor: bytes, type: str, now: int, **fields
     logs = _section(doc, K_CONTROL)
     me = actor.hex()
     with doc.transaction() as tx:
-        got = tx.get(logs, me)
-        if got is not None and got[0] == ObjType.List:
-            log = got[1]
-        else:
-            log = tx.put_object(logs, me, ObjType.List)
+        log, _ = _child_or_new(tx, logs, me, ObjType.List)
         entry = tx.insert_object(log, tx.length(log), ObjType.Map)
         tx.put(entry, "type", ScalarType.Str, type)
         tx.put(entry, "at", ScalarType.Int, now)
