@@ -10,6 +10,7 @@ from textual.widgets import Digits, Input, Static
 from model import sessionfile
 from model.protocols import builtin_protocols
 from model.session import Session
+from sync.node import SessionNode
 from tests.sync.mesh import until
 from tui.app import CercleApp
 from tui.messages import SessionChanged
@@ -53,6 +54,18 @@ async def host_session(pilot, title: str = "Atelier", name: str = "Anne") -> Non
     await type_into(pilot, "#name", name)
     await pilot.press("enter")
     await until(lambda: isinstance(pilot.app.screen, LobbyScreen), what="the lobby")
+
+
+async def bob_joins(pa, pb) -> SessionNode:  # type: ignore[no-untyped-def]
+    """Anne hosts and enters her session; Bob joins it by address (the form prefilled)."""
+    await host_session(pa)
+    node = pa.app.room.node
+    assert node is not None
+    await pa.press("enter")
+    await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+    await pb.press("enter")
+    await until(lambda: isinstance(pb.app.screen, LiveScreen), 15, "Bob in the session")
+    return node
 
 
 async def test_host_flow_shows_code_then_live_session() -> None:
@@ -119,13 +132,7 @@ async def test_two_laptops_share_items_and_phases() -> None:
 async def test_typing_is_kept_while_remote_items_arrive() -> None:
     anne, bob = make_app(), make_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
-        await host_session(pa)
-        node = anne.room.node  # type: ignore[union-attr]
-        await pa.press("enter")
-        bob_join = JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob")  # type: ignore[union-attr]
-        await bob.push_screen(bob_join)
-        await pb.press("enter", "enter", "enter")
-        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        await bob_joins(pa, pb)
         await type_into(pa, "#composer #text", "half a sen")
         for i in range(5):
             bob.room.act(bob.room.session.add_item, "note", f"remote {i}")  # type: ignore[union-attr]
@@ -253,12 +260,7 @@ async def test_demo_runs_with_simulated_participants() -> None:
 async def test_scribe_writes_for_someone_else() -> None:
     anne, bob = make_app(), make_app()
     async with anne.run_test(size=(110, 30)) as pa, bob.run_test(size=(110, 30)) as pb:
-        await host_session(pa)
-        node = anne.room.node  # type: ignore[union-attr]
-        await pa.press("enter")
-        await bob.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))  # type: ignore[union-attr]
-        await pb.press("enter")
-        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        await bob_joins(pa, pb)
         await until(lambda: len(anne.room.snapshot.participants) == 2)  # type: ignore[union-attr]
         # Anne makes Bob the scribe; his composer offers to write for Anne.
         anne.room.act(anne.room.session.assign_role, "scribe", bob.room.me)  # type: ignore[union-attr]
@@ -278,12 +280,7 @@ async def test_scribe_writes_for_someone_else() -> None:
 async def test_lost_connection_is_said_and_healed() -> None:
     anne, bob = make_app(), make_app()
     async with anne.run_test() as pa, bob.run_test() as pb:
-        await host_session(pa)
-        node = anne.room.node  # type: ignore[union-attr]
-        await pa.press("enter")
-        await bob.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))  # type: ignore[union-attr]
-        await pb.press("enter")
-        await until(lambda: isinstance(bob.screen, LiveScreen), 15, "Bob in the session")
+        node = await bob_joins(pa, pb)
         # The wifi drops: every link of Anne's closes; Bob's node reconnects by itself.
         for peer in list(node._peers.values()):  # type: ignore[union-attr]
             await peer.link.close()
