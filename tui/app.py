@@ -208,13 +208,49 @@ class CercleApp(App[int]):
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error")
             return
-        identity.remember(session.snapshot.info.id, session.actor)
-        node = SessionNode(session, code=generate_code(), name=name, is_host=True,
-                           tag=session_tag(session.snapshot.info.id),
-                           listen_host=self.listen_host, save_path=path,
-                           on_event=self._on_node_event)
+        await self._serve(session, path)
+
+    def resume_hosting(self, path: Path) -> None:
+        """Host a session from its file again (after a crash, or another day)."""
+        self._resume(path)
+
+    @work(exclusive=True, exit_on_error=False, group="network")
+    async def _resume(self, path: Path) -> None:
+        try:
+            loaded = sessionfile.load(path)
+        except sessionfile.SessionFileError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        session = Session(loaded.doc, actor=identity.actor_for(loaded.session_id))
+        if not session.is_facilitator:
+            self.notify(t("host.not_facilitator"), severity="warning", timeout=10)
+        await self._serve(session, path)
+
+    async def _serve(self, session: Session, path: Path) -> None:
+        """Open ``session`` on the network and show the lobby.
+
+        A session hosted before from this computer keeps its port and join code,
+        so the laptops already in it find it again by themselves.
+        """
+        session_id = session.snapshot.info.id
+        identity.remember(session_id, session.actor)
+        port, code = identity.hosting(session_id) or (0, generate_code())
+        node = None
+        for attempt_port in dict.fromkeys((port, 0)):  # the old port may be taken
+            node = SessionNode(session, code=code, name=session.snapshot.name_of(session.me),
+                               is_host=True, tag=session_tag(session_id),
+                               listen_host=self.listen_host, port=attempt_port,
+                               save_path=path, on_event=self._on_node_event)
+            try:
+                await self._stack.enter_async_context(node)
+                break
+            except OSError:
+                node = None
+        if node is None:
+            self.notify(t("host.cannot_listen"), severity="error", timeout=10)
+            return
+        identity.remember_hosting(session_id, node.port, node.code)
         room = Room(session, node=node, path=path, clock=self.clock)
-        await self._stack.enter_async_context(node)
         self.addresses = self.interfaces or self._local_addresses()
         if self.advertise:
             from sync.discovery import Advertiser

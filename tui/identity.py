@@ -44,3 +44,30 @@ def remember(session_id: str, actor: bytes) -> None:
     data[session_id] = actor.hex()
     with contextlib.suppress(sessionfile.SessionFileError):
         sessionfile.write_atomic(_store(), json.dumps(data, indent=1).encode())
+
+
+def _hosting_store() -> Path:
+    return data_dir() / "hosting.json"
+
+
+def hosting(session_id: str) -> tuple[int, str] | None:
+    """The port and join code this computer last hosted ``session_id`` with, if any."""
+    try:
+        data = json.loads(_hosting_store().read_text(encoding="utf-8"))
+        entry = data[session_id]
+        return int(entry["port"]), str(entry["code"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_hosting(session_id: str, port: int, code: str) -> None:
+    """Keep the port and code, so a host restarted after a crash is found again by its peers."""
+    try:
+        data = json.loads(_hosting_store().read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            data = {}
+    except (OSError, ValueError):
+        data = {}
+    data[session_id] = {"port": port, "code": code}
+    with contextlib.suppress(sessionfile.SessionFileError):
+        sessionfile.write_atomic(_hosting_store(), json.dumps(data, indent=1).encode())

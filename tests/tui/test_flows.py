@@ -387,3 +387,24 @@ async def test_facilitator_is_told_about_junk_connections() -> None:
         await until(lambda: len(told()) == 1, what="the warning")
         await asyncio.sleep(0.2)
         assert len(told()) == 1
+
+
+async def test_host_again_after_a_crash_keeps_port_and_code() -> None:
+    first = make_app()
+    async with first.run_test() as pilot:
+        await host_session(pilot, title="Reprise")
+        node = first.room.node  # type: ignore[union-attr]
+        port, code, path = node.port, node.code, first.room.path  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await type_into(pilot, "#composer #text", "avant la panne")
+        await pilot.press("enter")
+    # The same laptop, a new run of the app: review the file, then host it again.
+    again = make_app(start="review", room=Room(Session(sessionfile.load(path).doc), path=path,
+                                               read_only=True))
+    async with again.run_test() as pilot:
+        await pilot.press("f5")
+        await until(lambda: isinstance(again.screen, LobbyScreen), what="the lobby")
+        node = again.room.node  # type: ignore[union-attr]
+        assert (node.port, node.code) == (port, code)  # type: ignore[union-attr]
+        assert again.room.session.is_facilitator  # type: ignore[union-attr]
+        assert texts(again) == {"avant la panne"}

@@ -8,6 +8,7 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.widgets import Button, Digits, Footer, Label, Static
 
 from sync.codes import generate_code
+from tui import identity
 from tui.i18n import t
 from tui.messages import PeersUpdated, SessionChanged
 from tui.room import Room
@@ -86,6 +87,8 @@ class LobbyScreen(CercleScreen):
     def action_rotate(self) -> None:
         if self.room.node is not None:
             self.room.node.rotate_code(generate_code())
+            identity.remember_hosting(self.room.snapshot.info.id, self.room.node.port,
+                                      self.room.node.code)
             self.render_state()
             self.notify(t("lobby.rotated"))
 

@@ -81,6 +81,7 @@ class ReviewScreen(CercleScreen):
 
     BINDINGS = [
         Binding("ctrl+e", "export", "key.export"),
+        Binding("f5", "host_again", "key.host_again"),
         Binding("escape", "back", "key.back_home"),
     ]
 
@@ -142,6 +143,11 @@ class ReviewScreen(CercleScreen):
 
     def action_export(self) -> None:
         self.notify(export_all(self.room, language()))
+
+    def action_host_again(self) -> None:
+        """Open this session on the network again (a facilitator back after a crash)."""
+        if self.room.path is not None:
+            self.app.resume_hosting(self.room.path)  # type: ignore[attr-defined]
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
