@@ -149,6 +149,9 @@ class ControlState(msgspec.Struct, frozen=True):
     floor: Floor = Floor()
     case: str = ""  # id of the proposal chosen as today's case
     meeting: NextMeeting | None = None
+    # Who held the floor in the current phase, first time first (a phase move
+    # clears it): the facilitator's participation view, never exported.
+    spoke: tuple[str, ...] = ()
 
 
 def _read_event(doc: Document, obj: bytes, actor: str, counter: int) -> ControlEvent | None:
@@ -294,6 +297,7 @@ def replay(
     extended: list[tuple[int, int]] = []
     ignored = forged
     floor = Floor()
+    spoke: list[str] = []
     case = ""
     meeting: NextMeeting | None = None
 
@@ -326,6 +330,7 @@ def replay(
                     ev.to, "running", ev.at, 0, 0, ev.at,
                 )
                 floor = Floor()  # a round belongs to its phase
+                spoke = []
             case "role":
                 roles[ev.role] = ev.who
             case "end":
@@ -347,7 +352,9 @@ def replay(
             case "meeting":
                 meeting = NextMeeting(ev.date, ev.time, ev.place.strip(), ev.minutes,
                                       ev.at) if ev.date else None
-    return ControlState(state(), Roles(**roles), ignored, floor, case, meeting)
+        if floor.speaker and floor.speaker not in spoke:
+            spoke.append(floor.speaker)
+    return ControlState(state(), Roles(**roles), ignored, floor, case, meeting, tuple(spoke))
 
 
 def read_control(doc: Document, creator: str, phase_count: int) -> ControlState:
