@@ -32,6 +32,7 @@ class Member:
     done: bool = False
     typing: bool = False
     roles: tuple[str, ...] = ()
+    speaker: bool = False  # has the floor
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Room:
                 done=bool(presence and presence.done_phase == index),
                 typing=bool(presence and presence.typing),
                 roles=self.role_of(person.id),
+                speaker=person.id == snap.control.floor.speaker,
             ))
         return out
 

@@ -18,13 +18,14 @@ from tui.messages import PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens.base import CercleScreen
 from tui.screens.dialogs import Confirm, EditItem, ExtendTime, Roles
+from tui.screens.floor import FloorDialog, PlanDialog
 from tui.widgets.composer import Composer
 from tui.widgets.item_board import ItemBoard
 from tui.widgets.phase_header import PhaseHeader
 from tui.widgets.roster import Roster
 
 RENDER_GAP = 0.2  # seconds between repaints while remote changes pour in (typing stays smooth)
-FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end"}
+FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end", "floor", "plan"}
 
 
 def allowed_kinds(phase: Phase | None, roles: tuple[str, ...]) -> list[str]:
@@ -56,6 +57,9 @@ class LiveScreen(CercleScreen):
         Binding("ctrl+k", "code", "key.code", priority=True),
         Binding("ctrl+e", "export", "key.export", priority=True),
         Binding("f10", "end", "key.end"),
+        Binding("ctrl+g", "floor", "key.floor", priority=True),
+        Binding("ctrl+n", "next_speaker", "key.next_speaker", priority=True),
+        Binding("f2", "plan", "key.plan"),
         Binding("escape", "write", "key.write", show=False),
     ]
 
@@ -132,6 +136,7 @@ class LiveScreen(CercleScreen):
         composer.speakers([(p.name, p.id) for p in snap.participants if p.id != self.room.me]
                           if "scribe" in roles and kinds else None)
         self.query_one(Roster).show(self.room.members())
+        self._follow_floor()
         # The footer rebuilds all its keys on refresh: only when what it depends on changed.
         allowed = (self.room.my_roles, snap.control.phase.status == "ended")
         if allowed != self._allowed:
@@ -168,6 +173,8 @@ class LiveScreen(CercleScreen):
             return "client" in roles or "facilitator" in roles
         if action in ("hand", "done", "code"):
             return self.room.node is not None
+        if action == "next_speaker":
+            return "facilitator" in roles and not ended and self.snap.control.floor.in_round
         return True
 
     def _report(self, error: str | None) -> None:
@@ -297,3 +304,43 @@ class LiveScreen(CercleScreen):
         from tui.screens.review import export_all
 
         self.notify(export_all(self.room, language()))
+
+    # -- the floor and the plan -----------------------------------------------------------
+    _floor_seen = ""  # the speaker at the last render
+    _round_seen = False  # whether a round was running at the last render
+
+    def _follow_floor(self) -> None:
+        """Say so when I am given the floor (lowering my hand: it has been seen), and
+        show the next-speaker key only while a round runs."""
+        floor = self.snap.control.floor
+        if floor.speaker != self._floor_seen:
+            self._floor_seen = floor.speaker
+            if floor.speaker == self.room.me:
+                self.notify(t("floor.you"))
+                node = self.room.node
+                if node is not None and node.presence.hand_raised:
+                    self.room.toggle_hand()
+                    self.query_one(Roster).show(self.room.members())
+        if floor.in_round != self._round_seen:
+            self._round_seen = floor.in_round
+            self.refresh_bindings()
+
+    def action_floor(self) -> None:
+        def done(choice: str | None) -> None:
+            session = self.room.session
+            verb, _, who = (choice or "").partition(":")
+            intent = {"give": lambda: session.give_floor(who),
+                      "back": lambda: session.give_floor(""),
+                      "round": session.start_round,
+                      "next": session.next_speaker,
+                      "previous": session.previous_speaker}.get(verb)
+            if intent is not None:
+                self._report(self.room.act(intent))
+
+        self.app.push_screen(FloorDialog(self.snap, self.room.members()), done)
+
+    def action_next_speaker(self) -> None:
+        self._report(self.room.act(self.room.session.next_speaker))
+
+    def action_plan(self) -> None:
+        self.app.push_screen(PlanDialog(self.room))

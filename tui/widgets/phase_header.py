@@ -57,6 +57,20 @@ def timer_text(snap: Snapshot, now_ms: int, width: int = BAR_WIDTH) -> tuple[Tex
     return text, level
 
 
+def floor_line(snap: Snapshot) -> str:
+    """Who has the floor, or where the round stands ("" when nobody has it)."""
+    floor = snap.control.floor
+    if floor.in_round:
+        line = t("round.status", n=floor.turn + 1, total=len(floor.order),
+                 name=snap.name_of(floor.speaker))
+        following = floor.next_in_round()
+        return line + " · " + (t("round.then", name=snap.name_of(following)) if following
+                               else t("round.last"))
+    if floor.round_done:
+        return t("round.done")
+    return t("floor.speaker", name=snap.name_of(floor.speaker)) if floor.speaker else ""
+
+
 class PhaseHeader(Static):
     """Renders a snapshot's title, phase and timer; the screen ticks it every second."""
 
@@ -82,5 +96,10 @@ class PhaseHeader(Static):
         if roles.scribe:
             people.append(f"{t('role.scribe')}: {snap.name_of(roles.scribe)}")
         line2.append("   " + " · ".join(people), style="italic")
-        self.update(Text("\n").join([line1, line2]))
+        lines = [line1, line2]
+        floor = floor_line(snap)
+        if floor:  # for everyone: the speaker, or the round's progress
+            mark = "✓" if snap.control.floor.round_done else "🎤"
+            lines.append(Text(f"{mark} {floor}", style="bold magenta"))
+        self.update(Text("\n").join(lines))
         return level

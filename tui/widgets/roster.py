@@ -16,10 +16,21 @@ def roster_text(members: list[Member]) -> Text:
                    if m.hand_raised_at is not None)
     order = {member_id: n for n, (_, member_id) in enumerate(hands, start=1)}
     text = Text()
-    text.append(t("roster.title") + "\n", style="bold underline")
+    text.append(t("roster.title"), style="bold underline")
+    if any(m.me and "facilitator" in m.roles for m in members):
+        # Who is done, at a glance, for the one who moves the phases on.
+        waited = [m for m in members if m.online and "facilitator" not in m.roles]
+        if waited:
+            done = sum(m.done for m in waited)
+            text.append("  " + t("participation.done", done=done, total=len(waited)),
+                        style="bold green" if done == len(waited) else "dim")
+    text.append("\n")
     for m in members:
         text.append("● " if m.online else "○ ", style="green" if m.online else "dim")
-        text.append(m.name, style="bold" if m.me else "")
+        name_style = "bold reverse magenta" if m.speaker else ("bold" if m.me else "")
+        text.append(m.name, style=name_style)
+        if m.speaker:
+            text.append(" 🎤", style="bold magenta")
         for role in m.roles:
             text.append(f" {_BADGE[role]}", style="reverse")
         if m.id in order:
