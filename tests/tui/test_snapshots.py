@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.tui.snapshot_apps import home, host, join, live, review
+from tests.tui.snapshot_apps import floor, home, host, join, live, review
 
 SMALL = (80, 24)
 LARGE = (160, 48)
@@ -54,3 +54,37 @@ def test_review_summary(snap_compare: Any) -> None:
 def test_review_timeline(snap_compare: Any) -> None:
     assert snap_compare(review.app(), terminal_size=SMALL, press=["down"],
                         run_before=steady_cursor)
+
+
+# -- the floor and the plan (facilitator's dialogs, and the speaker on every screen) ------
+
+def pressing(*keys: str):  # type: ignore[no-untyped-def]
+    """Wait for the live screen's first render, press ``keys``, then steady the cursors."""
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.press(*keys)
+        await pilot.pause()
+        await steady_cursor(pilot)
+    return run_before
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_floor_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.bob_speaks(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+g"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_plan_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.bob_speaks(lang), terminal_size=SMALL, run_before=pressing("f2"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_participation_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.bob_speaks(lang), terminal_size=SMALL,
+                        run_before=pressing("f2", "right"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_live_round_for_a_consultant(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.round_at_bob(lang), terminal_size=SMALL, run_before=pressing())
