@@ -16,6 +16,7 @@ from model.snapshot import Snapshot
 from tui.i18n import language, t
 from tui.messages import PeersUpdated, SessionChanged
 from tui.room import Room
+from tui.screens import group
 from tui.screens.base import CercleScreen
 from tui.screens.dialogs import Confirm, EditItem, ExtendTime, Roles
 from tui.screens.floor import FloorDialog, PlanDialog
@@ -56,6 +57,10 @@ class LiveScreen(CercleScreen):
         Binding("ctrl+d", "done", "key.done", priority=True),
         Binding("ctrl+k", "code", "key.code", priority=True),
         Binding("ctrl+e", "export", "key.export", priority=True),
+        Binding("ctrl+b", "cases", "key.cases", priority=True),
+        Binding("ctrl+u", "follow_up", "key.follow_up", priority=True),
+        Binding("ctrl+l", "evaluate", "key.evaluate", priority=True),
+        Binding("ctrl+y", "next_meeting", "key.next_meeting", priority=True),
         Binding("f10", "end", "key.end"),
         Binding("ctrl+g", "floor", "key.floor", priority=True),
         Binding("ctrl+n", "next_speaker", "key.next_speaker", priority=True),
@@ -119,6 +124,7 @@ class LiveScreen(CercleScreen):
         phase = snap.current_phase
         text = t("live.ended") if snap.control.phase.status == "ended" else (
             phase.instruction.get(language()) if phase is not None else "")
+        text = group.instruction(snap, text)
         if text != self._instruction:  # an update costs a layout: only when it changes
             self._instruction = text
             self.query_one("#instruction", Static).update(text)
@@ -137,6 +143,7 @@ class LiveScreen(CercleScreen):
                           if "scribe" in roles and kinds else None)
         self.query_one(Roster).show(self.room.members())
         self._follow_floor()
+        self._follow_group()
         # The footer rebuilds all its keys on refresh: only when what it depends on changed.
         allowed = (self.room.my_roles, snap.control.phase.status == "ended")
         if allowed != self._allowed:
@@ -173,6 +180,8 @@ class LiveScreen(CercleScreen):
             return "client" in roles or "facilitator" in roles
         if action in ("hand", "done", "code"):
             return self.room.node is not None
+        if action in group.ACTIONS:
+            return group.allowed(action, self.room)
         if action == "next_speaker":
             return "facilitator" in roles and not ended and self.snap.control.floor.in_round
         return True
@@ -283,6 +292,39 @@ class LiveScreen(CercleScreen):
         self.app.push_screen(Confirm(t("live.end_question"), t("button.end")),
                              lambda ok: self._report(self.room.act(self.room.session.end))
                              if ok else None)
+
+    # -- the group: case, follow-up, evaluation, next meeting --------------------------------
+    _group_keys: tuple[bool, ...] = ()  # which group keys the footer shows
+    _group_phase = -1  # the phase the follow-up last looked at
+
+    def _follow_group(self) -> None:
+        """Show the group keys that fit the moment; on entering a follow-up phase,
+        open the follow-up for whoever owns actions carried over."""
+        keys = tuple(group.allowed(action, self.room) for action in group.ACTIONS)
+        if keys != self._group_keys:
+            self._group_keys = keys
+            self.refresh_bindings()
+        state = self.snap.control.phase
+        if state.index == self._group_phase:
+            return
+        self._group_phase = state.index
+        phase = self.snap.current_phase
+        if phase is not None and phase.follow_up and state.status != "ended" \
+                and not self.room.read_only and group.owns_carried(self.room) \
+                and self.app.screen is self:
+            self.action_follow_up()
+
+    def action_cases(self) -> None:
+        self.app.push_screen(group.Cases(self.room), lambda _: self.render_all())
+
+    def action_follow_up(self) -> None:
+        self.app.push_screen(group.FollowUp(self.room), lambda _: self.render_all())
+
+    def action_evaluate(self) -> None:
+        self.app.push_screen(group.Evaluate(self.room), lambda _: self.render_all())
+
+    def action_next_meeting(self) -> None:
+        self.app.push_screen(group.NextMeetingDialog(self.room), lambda _: self.render_all())
 
     # -- everyone -------------------------------------------------------------------------
     def action_hand(self) -> None:

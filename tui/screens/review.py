@@ -16,6 +16,7 @@ from model.snapshot import Item, Snapshot
 from tui.i18n import language, t
 from tui.room import Room
 from tui.screens.base import CercleScreen
+from tui.screens.group import case_line, evaluation_bars, evaluation_text, meeting_text
 from tui.widgets.item_board import item_state
 from tui.widgets.phase_header import clock_text
 
@@ -25,8 +26,10 @@ def export_all(room: Room, lang: str) -> str:
     folder = room.path.parent if room.path else Path.cwd()
     stem = room.path.stem if room.path else "session"
     written = []
+    # The next meeting goes to calendars as an .ics file, once one is set.
+    formats = export.ALL_FORMATS if room.snapshot.control.meeting else export.FORMATS
     try:
-        for fmt in export.FORMATS:
+        for fmt in formats:
             target = folder / f"{stem}.{fmt}"
             sessionfile.write_atomic(target, export.render(room.snapshot, fmt, lang))
             written.append(target.name)
@@ -73,6 +76,28 @@ def timeline(snap: Snapshot, width: int = 60) -> Text:
         text.append("█" * bar, style="red" if actual > planned else "green")
         text.append(f" {clock_text(actual)}\n")
     text.append(f"▒ {t('review.planned')}  █ {t('review.actual')}\n", style="dim")
+    return text
+
+
+def group_summary(snap: Snapshot) -> Text:
+    """The case chosen, the evaluation and the next meeting (each only when there is one)."""
+    text = Text()
+    case = case_line(snap)
+    if case:
+        text.append(t("case.heading") + "\n", style="bold underline")
+        text.append(case + "\n\n")
+    evaluation = snap.evaluation
+    if evaluation.count or evaluation.feedback:
+        text.append(t("evaluation.heading") + "\n", style="bold underline")
+        if evaluation.count:
+            text.append(evaluation_text(evaluation) + "\n")
+            text.append_text(evaluation_bars(evaluation))
+        for line in evaluation.feedback:
+            text.append(f"• “{line}”\n", style="italic")
+        text.append("\n")
+    if snap.control.meeting is not None:
+        text.append(t("meeting.heading") + "\n", style="bold underline")
+        text.append(meeting_text(snap.control.meeting) + "\n")
     return text
 
 
@@ -128,6 +153,7 @@ class ReviewScreen(CercleScreen):
                 text.append(title + "\n", style="bold underline")
                 text.append_text(_items(snap, items))
                 text.append("\n")
+            text.append_text(group_summary(snap))
             content.update(text)
         elif page == "timeline":
             content.update(timeline(snap, max(30, self.query_one("#page").size.width - 2)))
