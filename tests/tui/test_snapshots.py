@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.tui.snapshot_apps import floor, home, host, join, live, review
+from tests.tui.snapshot_apps import group as group_scenes
 
 SMALL = (80, 24)
 LARGE = (160, 48)
@@ -88,3 +89,28 @@ def test_participation_dialog(snap_compare: Any, lang: str) -> None:
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_live_round_for_a_consultant(snap_compare: Any, lang: str) -> None:
     assert snap_compare(floor.round_at_bob(lang), terminal_size=SMALL, run_before=pressing())
+
+
+# -- the group: choosing the case, the follow-up, the evaluation, the next meeting --
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_cases_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(group_scenes.cases(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+b"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_follow_up_opens_by_itself(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(group_scenes.follow_up(lang), terminal_size=SMALL,
+                        run_before=pressing())
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_evaluation_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(group_scenes.evaluation(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+l"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_next_meeting_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(group_scenes.meeting(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+y"))
