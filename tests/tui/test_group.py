@@ -183,7 +183,10 @@ async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
                     what="Bob's update at Anne's")
         await pa.press("ctrl+u")
         assert isinstance(anne.screen, group.FollowUp)
-        assert "Appeler la DRH — Bob · done" in options(anne, "#actions")[1]
+        assert any("Appeler la DRH — Bob · done" in line for line in options(anne, "#actions"))
+        actions = anne.screen.query_one("#actions", OptionList)
+        actions.highlighted = actions.get_option_index(coffee)
+        await pa.pause()
         assert "Bob: done — “Rendez-vous pris le 3”" in shown(anne, "#detail")
         # Bob may not update Chloé's action (she is not here): the form says whose it is.
         bob.screen.query_one("#actions", OptionList).highlighted = 2
@@ -285,8 +288,10 @@ async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
         assert anne.screen.query_one("#error").has_class("error")
         await type_into(pa, "#date", "2099-06-25")
         await type_into(pa, "#time", "6pm")
+        anne.screen.query_one("#place", Input).focus()
         await pa.press("enter")
         assert "“6pm” is not a time" in shown(anne, "#error")
+        assert anne.screen.query_one("#time", Input).has_focus  # where the mistake is
         await type_into(pa, "#time", "18:30")
         await type_into(pa, "#place", "Salle 3")
         await pa.press("enter")
@@ -311,14 +316,21 @@ def test_the_meeting_form_explains_each_mistake() -> None:
     from datetime import date
 
     today = date(2026, 5, 1)
-    problem = group.meeting_form_problem
-    assert problem("", "", "", "", today) == "Give the date, like 2026-06-30 (year-month-day)."
-    assert "is already past" in problem("2026-04-30", "", "", "", today)
-    assert "“25:00” is not a time" in problem("2026-05-01", "25:00", "", "", today)
-    assert "at most 720" in problem("2026-05-01", "", "", "1000", today)
-    assert "at most 720" in problem("2026-05-01", "", "", "-5", today)
-    assert "at most 200" in problem("2026-05-01", "", "x" * 201, "", today)
-    assert problem("2026-05-01", "", "Salle 3", "90", today) == ""
+
+    def problem(*values: str) -> tuple[str, str]:
+        return group.meeting_form_problem(*values, today=today)
+
+    assert problem("", "", "", "") == (
+        "Give the date, like 2026-06-30 (year-month-day).", "date")
+    assert "is already past" in problem("2026-04-30", "", "", "")[0]
+    assert problem("2026-05-01", "25:00", "", "") == (
+        "“25:00” is not a time: write it like 18:30 (24-hour), or leave it empty for "
+        "the whole day.", "time")
+    assert problem("2026-05-01", "", "", "1000")[1] == "length"
+    assert "at most 720" in problem("2026-05-01", "", "", "-5")[0]
+    assert problem("2026-05-01", "", "x" * 201, "") == (
+        "The place is at most 200 characters.", "place")
+    assert problem("2026-05-01", "", "Salle 3", "90") == ("", "")
 
 
 # -- what shows where -----------------------------------------------------------------------------

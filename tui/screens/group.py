@@ -496,21 +496,22 @@ def default_minutes(snap: Snapshot) -> int:
 
 
 def meeting_form_problem(day: str, at: str, place: str, length: str,
-                    today: date | None = None) -> str:
-    """Why these form values cannot be the next meeting, for people ("" when fine)."""
+                         today: date | None = None) -> tuple[str, str]:
+    """Why these form values cannot be the next meeting, for people, and the
+    field to fix (("", "") when they are fine)."""
     if not day:
-        return t("meeting.need_date")
+        return t("meeting.need_date"), "date"
     if not valid_date(day):
-        return t("meeting.bad_date", value=day)
+        return t("meeting.bad_date", value=day), "date"
     if today is not None and date.fromisoformat(day) < today:
-        return t("meeting.past", value=day)
+        return t("meeting.past", value=day), "date"
     if at and not valid_time(at):
-        return t("meeting.bad_time", value=at)
+        return t("meeting.bad_time", value=at), "time"
     if len(place) > PLACE_MAX:
-        return t("meeting.bad_place", max=PLACE_MAX)
+        return t("meeting.bad_place", max=PLACE_MAX), "place"
     if length and not (length.isdigit() and int(length) <= MEETING_MAX_MINUTES):
-        return t("meeting.bad_minutes", max=MEETING_MAX_MINUTES)
-    return ""
+        return t("meeting.bad_minutes", max=MEETING_MAX_MINUTES), "length"
+    return "", ""
 
 
 class NextMeetingDialog(CercleModal):
@@ -561,7 +562,9 @@ class NextMeetingDialog(CercleModal):
                   for name in ("date", "time", "place", "length")]
         day, at, place, length = values
         today = datetime.fromtimestamp(self.room.clock()).date()
-        problem = meeting_form_problem(day, at, place, length, today)
+        problem, wrong = meeting_form_problem(day, at, place, length, today)
+        if wrong:  # the cursor goes where the mistake is
+            self.query_one(f"#{wrong}", Input).focus()
         if not problem:
             problem = self.room.act(self.room.session.set_next_meeting, day, at, place,
                                     int(length) if length else None) or ""
