@@ -93,21 +93,21 @@ class _Reader:
         return value
 
 
-def _rle(data: bytes, read_value: str) -> Iterator[int | bytes | None]:
-    """Values of an RLE column: runs (n > 0), literals (n < 0) and nulls (n = 0)."""
+def _runs(data: bytes, read_value: str) -> list[tuple[int | bytes | None, int]]:
+    """An RLE column as (value, repeat) pairs: runs (n > 0), literals (n < 0), nulls (n = 0)."""
     reader = _Reader(data)
+    out: list[tuple[int | bytes | None, int]] = []
     while not reader.done():
         count = reader.sleb()
         if count > 0:
-            value = _value(reader, read_value)
-            for _ in range(count):
-                yield value
+            out.append((_value(reader, read_value), count))
         elif count < 0:
-            for _ in range(-count):
-                yield _value(reader, read_value)
+            out.extend((_value(reader, read_value), 1) for _ in range(-count))
         else:
-            for _ in range(reader.uleb()):
-                yield None
+            nulls = reader.uleb()
+            if nulls:
+                out.append((None, nulls))
+    return out
 
 
 def _value(reader: _Reader, kind: str) -> int | bytes:
@@ -116,8 +116,21 @@ def _value(reader: _Reader, kind: str) -> int | bytes:
     return reader.take(reader.uleb())
 
 
-def parse_change(raw: bytes) -> Iterator[Op]:
-    """The ops of one uncompressed change chunk (``Change.raw_bytes``)."""
+class OpRun(NamedTuple):
+    """Consecutive ops of a change with the same target object, key and action.
+
+    Typing a sentence is one op per character, all on one text object: one run.
+    """
+
+    first: ObjId  # the id of the first op of the run; the others follow it
+    count: int
+    obj: ObjId
+    key: str | None
+    action: int
+
+
+def parse_runs(raw: bytes) -> Iterator[OpRun]:
+    """The ops of one uncompressed change chunk (``Change.raw_bytes``), run by run."""
     reader = _Reader(raw)
     if reader.take(4) != MAGIC:
         raise ChangeFormatError("not an Automerge chunk")
@@ -144,13 +157,16 @@ def parse_change(raw: bytes) -> Iterator[Op]:
         if spec & _DEFLATE and spec & ~_DEFLATE in (_OBJ_ACTOR, _OBJ_CTR, _KEY_STR, _ACTION):
             raise ChangeFormatError("compressed op columns are not supported here")
         columns[spec] = data
-    obj_actor = _rle(columns.get(_OBJ_ACTOR, b""), "uleb")
-    obj_ctr = _rle(columns.get(_OBJ_CTR, b""), "uleb")
-    key_str = _rle(columns.get(_KEY_STR, b""), "bytes")
-    action = _rle(columns.get(_ACTION, b""), "uleb")
-    for index, act in enumerate(action):
-        actor_index, counter, key = next(obj_actor, None), next(obj_ctr, None), next(
-            key_str, None)
+    # Walk the four columns together, a run at a time (a column that ends early is null).
+    cols = [_runs(columns.get(_OBJ_ACTOR, b""), "uleb"), _runs(columns.get(_OBJ_CTR, b""), "uleb"),
+            _runs(columns.get(_KEY_STR, b""), "bytes"), _runs(columns.get(_ACTION, b""), "uleb")]
+    at = [0, 0, 0, 0]  # current run of each column
+    left = [col[0][1] if col else 0 for col in cols]  # ops left in it
+    index = 0
+    while at[3] < len(cols[3]):
+        heads = [col[i][0] if i < len(col) else None for col, i in zip(cols, at, strict=True)]
+        step = min(n for n, col, i in zip(left, cols, at, strict=True) if i < len(col))
+        actor_index, counter, key, act = heads
         if counter is None or actor_index is None:
             obj = ROOT_OBJ
         else:
@@ -161,10 +177,25 @@ def parse_change(raw: bytes) -> Iterator[Op]:
             obj = (counter, actors[actor_index])
         if not isinstance(act, int):
             raise ChangeFormatError("op without an action")
-        yield Op(
-            (start_op + index, actors[0]), obj,
-            key.decode("utf-8", "replace") if isinstance(key, bytes) else None, act,
-        )
+        if step <= 0:
+            raise ChangeFormatError("malformed column run")
+        yield OpRun((start_op + index, actors[0]), step, obj,
+                    key.decode("utf-8", "replace") if isinstance(key, bytes) else None, act)
+        index += step
+        for c, col in enumerate(cols):
+            if at[c] < len(col):
+                left[c] -= step
+                if left[c] == 0:
+                    at[c] += 1
+                    left[c] = col[at[c]][1] if at[c] < len(col) else 0
+
+
+def parse_change(raw: bytes) -> Iterator[Op]:
+    """The ops of one uncompressed change chunk, one by one."""
+    for run in parse_runs(raw):
+        counter, actor = run.first
+        for n in range(run.count):
+            yield Op((counter + n, actor), run.obj, run.key, run.action)
 
 
 def obj_id_of(raw: bytes) -> ObjId:

@@ -55,6 +55,10 @@ class Session:
         self.clock = clock
         self._builder = SnapshotBuilder(doc)
         self._listeners: list[Listener] = []
+        # Changes the snapshot has not been brought up to yet: any (remote ones), or only
+        # items we added ourselves (which cannot change phase, roles or anonymity).
+        self._stale = False
+        self._items_added = False
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -143,6 +147,9 @@ class Session:
 
     @property
     def snapshot(self) -> Snapshot:
+        """The state as of the latest change (remote changes are read in on first use)."""
+        if self._stale or self._items_added:
+            self.refresh()
         return self._builder.snapshot
 
     @property
@@ -155,7 +162,8 @@ class Session:
 
     @property
     def is_empty(self) -> bool:
-        return not self.snapshot.info.id
+        # Once a replica holds a session it always will: no refresh needed to say so.
+        return not self._builder.snapshot.info.id and not self.snapshot.info.id
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with the new snapshot after every change; returns unsubscribe."""
@@ -164,6 +172,7 @@ class Session:
 
     def refresh(self) -> bool:
         """Update the snapshot from the document and notify listeners if it changed."""
+        self._stale = self._items_added = False
         changed = self._builder.refresh()
         if changed:
             snap = self.snapshot
@@ -179,9 +188,23 @@ class Session:
         return self.doc.generate_sync_message(state)
 
     def receive_sync_message(self, state: SyncState, message: Message) -> bool:
-        """Apply a peer's sync message; True when the document changed."""
+        """Apply a peer's sync message; True when the document changed.
+
+        The snapshot is brought up to date on its next read or ``refresh()``, not
+        here: during a burst many messages arrive together and share one refresh
+        (each costs a pass over the new changes and the item list).
+        """
+        before = self.doc.get_heads()
         self.doc.receive_sync_message(state, message)
-        return self.refresh()
+        if self.doc.get_heads() == before:
+            return False
+        self._stale = True
+        return True
+
+    def poke(self) -> None:
+        """Remote changes arrived: refresh at once if someone listens, else on first read."""
+        if self._stale and self._listeners:
+            self.refresh()
 
     def merge(self, other: Document) -> bool:
         self.doc.merge(other)
@@ -201,13 +224,18 @@ class Session:
             roles = self.snapshot.control.roles
             if self.me not in (roles.scribe, roles.facilitator):
                 raise NotAllowed("only the scribe or the facilitator can write for someone else")
+        # Items we added since the last refresh change neither the phase nor anonymity: a
+        # script adding a hundred items refreshes once, when the snapshot is next read.
+        snap = self._builder.snapshot if not self._stale else self.snapshot
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
-            phase=self.snapshot.control.phase.index, now=self.clock(),
+            phase=snap.control.phase.index, now=self.clock(),
             on_behalf=on_behalf if on_behalf != self.me else "",
-            anonymous=self.snapshot.is_anonymous(kind), **fields,
+            anonymous=snap.is_anonymous(kind), **fields,
         )
-        self._done()
+        self._items_added = True
+        if self._listeners:
+            self.refresh()
         return item_id
 
     def is_mine(self, item_id: str) -> bool:

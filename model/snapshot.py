@@ -22,7 +22,7 @@ from model.changes import (
     ChangeFormatError,
     ObjId,
     obj_id_of,
-    parse_change,
+    parse_runs,
 )
 from model.control import ControlState, PhaseState, Roles, read_control
 from model.protocols import Phase, Protocol, protocol_from_builtins
@@ -447,7 +447,7 @@ class SnapshotBuilder:
             return set(_SECTIONS), set(), True
         for change in changes:
             try:
-                ops = list(parse_change(change.raw_bytes))
+                ops = list(parse_runs(change.raw_bytes))
             except ChangeFormatError as exc:
                 raise _Unknown from exc
             for op in ops:
@@ -473,7 +473,9 @@ class SnapshotBuilder:
                     else:
                         sections.add(owner[0])
                 if op.action in MAKE_ACTIONS:
-                    created[op.id] = owner
+                    counter, actor = op.first
+                    for n in range(op.count):
+                        created[(counter + n, actor)] = owner
         return sections, item_ids, False
 
     def _touched_from_diff(self, heads: list[bytes]) -> tuple[set[str], set[str], bool]:
