@@ -67,6 +67,7 @@ HELLO_TIMEOUT: Final = 10.0
 MAX_BACKOFF: Final = 5.0
 STOP_GRACE: Final = 2.0  # seconds a leaving node waits for its last changes to be answered
 LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one save and send
+ACK_TIMEOUT: Final = 2.0  # seconds an unacknowledged sync message may hold back the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +95,23 @@ class _Peer:
     samples: list[tuple[float, float]] = field(default_factory=list)  # (rtt, offset)
     last_heard: float = 0.0
     last_sync_in: float = 0.0
+    # Flow control: at most one sync message of ours unacknowledged on this link.
+    sent_seq: int = 0  # the number of our last sync message
+    acked: int = 0  # the last of ours the peer acknowledged
+    sent_at: float = 0.0
+    owed: int = 0  # the peer's last message, which we have not acknowledged yet
+    pending: bool = False  # something to send once our last message is acknowledged
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     left_on_purpose: bool = False
+
+    def awaiting(self, now: float) -> bool:
+        """Whether our last sync message is still unacknowledged (and not given up on)."""
+        return self.acked < self.sent_seq and now - self.sent_at < ACK_TIMEOUT
+
+    @property
+    def settled(self) -> bool:
+        """Everything we had for this peer was sent and acknowledged."""
+        return self.acked >= self.sent_seq and not self.pending
 
     def view(self) -> PeerView:
         best = min(self.samples) if self.samples else None
@@ -154,7 +170,6 @@ class SessionNode:
         self._save_handle: asyncio.TimerHandle | None = None
         self._unsaved_local = False
         self._local_handle: asyncio.TimerHandle | None = None
-        self._last_push = 0.0  # when local changes last left: synced means answered since
         self._sync_arrived = asyncio.Event()
         self._save_failed = False
         self._ping_nonce = 0
@@ -189,7 +204,7 @@ class SessionNode:
         if self.flush() and self._peers:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_GRACE):
-                    while any(p.last_sync_in <= self._last_push for p in self._peers.values()):
+                    while not all(p.settled for p in self._peers.values()):
                         self._sync_arrived.clear()
                         await self._sync_arrived.wait()
         self._stopping = True
@@ -253,7 +268,7 @@ class SessionNode:
             return False
         now = time.monotonic()
         for peer in self._peers.values():
-            if now - peer.last_sync_in < quiet or peer.last_sync_in <= self._last_push:
+            if now - peer.last_sync_in < quiet or not peer.settled:
                 return False
         return not self.session.is_empty
 
@@ -290,8 +305,13 @@ class SessionNode:
 
     def _flush_local(self) -> None:
         self._local_handle = None
+        now = time.monotonic()
+        if self._peers and all(p.awaiting(now) for p in self._peers.values()):
+            # Nothing can leave before an acknowledgement: save then, with what came since.
+            for peer in self._peers.values():
+                peer.pending = True
+            return
         if self._save():
-            self._last_push = time.monotonic()
             self._push_all()
 
     def set_presence(self, **fields: object) -> None:
@@ -341,6 +361,7 @@ class SessionNode:
 
         def fire() -> None:
             self._changed_pending = False
+            self.session.poke()  # listeners hear of everything that arrived this turn at once
             self._emit(DocumentChanged())
 
         asyncio.get_running_loop().call_soon(fire)
@@ -383,12 +404,37 @@ class SessionNode:
             peer.link.send_nowait(envelope)  # type: ignore[arg-type]
 
     def _sync_out(self, peer: _Peer) -> None:
-        # Changes of ours not yet on disk must not leave: a restart would reuse their numbers.
-        if self._unsaved_local:
+        """Send ``peer`` what the sync protocol says it needs, or hold it back.
+
+        While our last message is unacknowledged the next waits (``pending``) and
+        only an acknowledgement of theirs leaves, so two peers waiting on each
+        other cannot stall. Automerge alone would resend every change not yet
+        confirmed with each message that crosses one of theirs: in a burst of ten
+        writers that was most of the traffic and of the time.
+        """
+        if peer.awaiting(time.monotonic()):
+            peer.pending = True
+            self._send_ack(peer)
             return
+        # Changes of ours not yet on disk must not leave: a restart would reuse their numbers.
+        if self._unsaved_local and not self._save():
+            peer.pending = True
+            self._send_ack(peer)
+            return
+        peer.pending = False
         message = self.session.generate_sync_message(peer.sync_state)
-        if message is not None:
-            self._send(peer, Sync(data=message.encode()))
+        if message is None:
+            self._send_ack(peer)
+            return
+        peer.sent_seq += 1
+        peer.sent_at = time.monotonic()
+        self._send(peer, Sync(data=message.encode(), seq=peer.sent_seq, ack=peer.owed))
+        peer.owed = 0
+
+    def _send_ack(self, peer: _Peer) -> None:
+        if peer.owed:
+            self._send(peer, Sync(data=b"", ack=peer.owed))
+            peer.owed = 0
 
     def _push_all(self) -> None:
         for peer in list(self._peers.values()):
@@ -564,10 +610,17 @@ class SessionNode:
             envelope = await link.receive()
             peer.last_heard = time.monotonic()
             match envelope:
-                case Sync(data=data):
+                case Sync(data=data, seq=seq, ack=ack):
                     peer.last_sync_in = time.monotonic()
                     self._sync_arrived.set()
-                    self._on_sync(peer, data)
+                    if ack > peer.acked:
+                        peer.acked = min(ack, peer.sent_seq)
+                    if seq:
+                        peer.owed = seq
+                    if data:
+                        self._on_sync(peer, data)
+                    elif peer.pending or peer.owed:  # an acknowledgement: what waited may go
+                        self._schedule_reply(peer)
                 case Presence() if envelope.peer_id == peer.peer_id:
                     peer.presence = envelope
                     self._emit(PeersChanged())
@@ -612,6 +665,9 @@ class SessionNode:
                     self._relay.add(other)
         # The answer waits for the end of this loop turn: frames that arrived together get
         # one answer (generating one costs a pass over the changes in flight).
+        self._schedule_reply(peer)
+
+    def _schedule_reply(self, peer: _Peer) -> None:
         self._relay.add(peer)
         if not self._relay_scheduled:
             self._relay_scheduled = True

@@ -44,7 +44,7 @@ __all__ = [
     "encode_handshake",
 ]
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 MAX_FRAME: Final = 8 * 1024 * 1024
 # Handshake messages are a few dozen bytes; a listener can hold unauthenticated peers to this
 # much smaller limit so a stranger cannot make it buffer megabytes.
@@ -116,9 +116,18 @@ class Hello(msgspec.Struct, frozen=True, tag=True):
 
 
 class Sync(msgspec.Struct, frozen=True, tag=True):
-    """One Automerge sync message."""
+    """One Automerge sync message, numbered so the receiver can acknowledge it.
+
+    ``seq`` numbers the messages of one link in one direction (from 1); ``ack``
+    is the last ``seq`` received from the other side. A frame with empty
+    ``data`` only acknowledges. A sender keeps at most one message unacknowledged
+    per link: the next one carries everything that happened meanwhile, instead
+    of Automerge sending the same changes again on every crossing message.
+    """
 
     data: bytes
+    seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    ack: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class Presence(msgspec.Struct, frozen=True, tag=True):

@@ -20,6 +20,7 @@ from sync.handshake import (
     WrongSession,
 )
 from sync.wire import (
+    PROTOCOL_VERSION,
     Confirm,
     Reject,
     Spake,
@@ -28,6 +29,7 @@ from sync.wire import (
 )
 
 TAG = "room-42"
+DOMAIN = b"cercle/%d/" % PROTOCOL_VERSION  # every derivation is bound to the version
 
 
 def pair(
@@ -94,7 +96,8 @@ def test_message_sequence_is_spake_then_confirm() -> None:
     a, b = pair()
     first = decode_handshake(a.start())
     assert isinstance(first, Spake)
-    assert (first.version, first.tag, len(first.msg), first.msg[:1]) == (1, TAG, 33, b"S")
+    assert (first.version, first.tag, len(first.msg), first.msg[:1]) == (
+        PROTOCOL_VERSION, TAG, 33, b"S")
     b.start()
     [reply] = b.receive(encode_handshake(first))
     confirm = decode_handshake(reply)
@@ -146,10 +149,10 @@ def test_derivation_matches_the_documented_construction(
 
     # Same computation from the libraries alone, following the module docstring.
     ref_a = SPAKE2_Symmetric(
-        b"31415926", idSymmetric=b"cercle/1/" + TAG.encode(), entropy_f=lambda n: b"\x01" * n
+        b"31415926", idSymmetric=DOMAIN + TAG.encode(), entropy_f=lambda n: b"\x01" * n
     )
     ref_b = SPAKE2_Symmetric(
-        b"31415926", idSymmetric=b"cercle/1/" + TAG.encode(), entropy_f=lambda n: b"\x02" * n
+        b"31415926", idSymmetric=DOMAIN + TAG.encode(), entropy_f=lambda n: b"\x02" * n
     )
     assert ref_a.start() == spake_a.msg
     assert ref_b.start() == spake_b.msg
@@ -158,18 +161,18 @@ def test_derivation_matches_the_documented_construction(
     def lp(part: bytes) -> bytes:
         return struct.pack(">I", len(part)) + part
 
-    transcript = b"cercle/1/transcript" + lp(spake_a.msg) + lp(spake_b.msg) + lp(TAG.encode())
+    transcript = DOMAIN + b"transcript" + lp(spake_a.msg) + lp(spake_b.msg) + lp(TAG.encode())
     for label, confirm in ((b"initiator", confirm_a), (b"responder", confirm_b)):
-        mac = hmac.HMAC(hkdf(secret, b"cercle/1/confirm " + label), hashes.SHA256())
+        mac = hmac.HMAC(hkdf(secret, DOMAIN + b"confirm " + label), hashes.SHA256())
         mac.update(transcript)
         assert confirm.mac == mac.finalize()
 
-    i2r = hkdf(secret, b"cercle/1/key initiator->responder")
-    r2i = hkdf(secret, b"cercle/1/key responder->initiator")
+    i2r = hkdf(secret, DOMAIN + b"key initiator->responder")
+    r2i = hkdf(secret, DOMAIN + b"key responder->initiator")
     assert a.keys == SessionKeys(send_key=i2r, recv_key=r2i)
     assert b.keys == SessionKeys(send_key=r2i, recv_key=i2r)
-    # Frozen value: changing any label or the transcript breaks compatibility with old peers.
-    assert i2r.hex() == "1e4800276e3609925195c814e88949e682491b06df4ced95bcb460ea2ee91c67"
+    # Frozen value (protocol 2): changing any label or the transcript breaks compatibility.
+    assert i2r.hex() == "1bd7925a1f12585b5488695530b9611853f05421aa8336160dceaa0bc00cf231"
 
 
 # --- Wrong code, wrong session, wrong version ---------------------------------------------------
@@ -238,8 +241,9 @@ def test_tag_is_bound_into_the_key_not_only_compared() -> None:
 def test_other_protocol_version_is_incompatible() -> None:
     a, _ = pair()
     a.start()
-    with pytest.raises(IncompatibleVersion, match="protocol version 2") as info:
-        a.receive(encode_handshake(Spake(version=2, tag=TAG, msg=b"S" + bytes(32))))
+    other = PROTOCOL_VERSION - 1  # a peer of the previous release
+    with pytest.raises(IncompatibleVersion, match=f"protocol version {other}") as info:
+        a.receive(encode_handshake(Spake(version=other, tag=TAG, msg=b"S" + bytes(32))))
     assert info.value.reject_reason == "version"
 
 
@@ -365,7 +369,7 @@ def test_bad_spake_payloads(msg: bytes, reason: str) -> None:
     a, _ = pair()
     a.start()
     with pytest.raises(HandshakeError, match=reason):
-        a.receive(encode_handshake(Spake(version=1, tag=TAG, msg=msg)))
+        a.receive(encode_handshake(Spake(version=PROTOCOL_VERSION, tag=TAG, msg=msg)))
 
 
 def test_malformed_body_is_a_handshake_error() -> None:

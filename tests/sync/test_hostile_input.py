@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from sync.handshake import Handshake, HandshakeError
 from sync.wire import (
+    PROTOCOL_VERSION,
     Bye,
     Confirm,
     Envelope,
@@ -31,7 +32,8 @@ TAG = "room-42"
 CODE = "3141-5926"
 
 VALID_ENVELOPES = [
-    encode_envelope(Hello(version=1, peer_id="p", name="Ana", listen_port=4000, is_host=True)),
+    encode_envelope(Hello(version=PROTOCOL_VERSION, peer_id="p", name="Ana", listen_port=4000,
+                          is_host=True)),
     encode_envelope(Sync(data=b"\x01\x02\x03")),
     encode_envelope(Presence(peer_id="p", name="Ana", hand_raised=True, hand_raised_at=2.5)),
     encode_envelope(Peers(addrs=[("10.0.0.1", 4000)])),
@@ -39,7 +41,7 @@ VALID_ENVELOPES = [
     encode_envelope(Bye(reason="done")),
 ]
 VALID_HANDSHAKES = [
-    encode_handshake(Spake(version=1, tag=TAG, msg=b"S" + bytes(range(32)))),
+    encode_handshake(Spake(version=PROTOCOL_VERSION, tag=TAG, msg=b"S" + bytes(range(32)))),
     encode_handshake(Confirm(mac=bytes(32))),
     encode_handshake(Reject(reason="busy")),
 ]
@@ -142,7 +144,7 @@ def test_frame_decoder_raises_only_wire_errors(chunks: list[bytes], limit: int) 
 
 @pytest.mark.parametrize("stage", ["spake", "confirm"])
 @given(data=hostile(VALID_HANDSHAKES))
-@example(data=encode_handshake(Spake(version=1, tag=TAG, msg=b"S" + bytes(32))))
+@example(data=encode_handshake(Spake(version=PROTOCOL_VERSION, tag=TAG, msg=b"S" + bytes(32))))
 def test_handshake_receive_raises_only_handshake_errors(stage: str, data: bytes) -> None:
     ours = Handshake(CODE, TAG, initiator=True)
     ours.start()
@@ -162,7 +164,8 @@ def test_any_spake_point_raises_only_handshake_errors(point: bytes, side: bytes)
     ours = Handshake(CODE, TAG, initiator=False)
     ours.start()
     try:
-        [reply] = ours.receive(encode_handshake(Spake(version=1, tag=TAG, msg=side + point)))
+        spake = Spake(version=PROTOCOL_VERSION, tag=TAG, msg=side + point)
+        [reply] = ours.receive(encode_handshake(spake))
     except HandshakeError:
         return
     # A point that happens to be valid just leads to a Confirm that a guesser cannot forge.

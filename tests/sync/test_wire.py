@@ -35,7 +35,7 @@ from sync.wire import (
 
 
 def test_constants() -> None:
-    assert PROTOCOL_VERSION == 1
+    assert PROTOCOL_VERSION == 2
     assert MAX_FRAME == 8 * 1024 * 1024
     assert HANDSHAKE_MAX_FRAME < MAX_FRAME
 
@@ -132,7 +132,7 @@ def test_decoder_any_chunking_yields_the_same_frames(bodies: list[bytes], cuts: 
 # --- Handshake messages ---------------------------------------------------------------------
 
 HANDSHAKE_SAMPLES: list[HandshakeMsg] = [
-    Spake(version=1, tag="t-123", msg=b"S" + bytes(32)),
+    Spake(version=PROTOCOL_VERSION, tag="t-123", msg=b"S" + bytes(32)),
     Confirm(mac=bytes(range(32))),
     Reject(reason="wrong-code"),
 ]
@@ -157,8 +157,9 @@ def test_handshake_messages_are_tagged_by_class_name() -> None:
 
 
 def test_spake_with_another_version_is_unsupported() -> None:
-    data = encode_handshake(Spake(version=2, tag="x", msg=b"m"))
-    with pytest.raises(UnsupportedVersion, match="peer speaks protocol version 2"):
+    data = encode_handshake(Spake(version=PROTOCOL_VERSION + 1, tag="x", msg=b"m"))
+    with pytest.raises(UnsupportedVersion,
+                       match=f"peer speaks protocol version {PROTOCOL_VERSION + 1}"):
         decode_handshake(data)
 
 
@@ -189,8 +190,8 @@ def test_envelope_is_not_a_handshake_message() -> None:
 # --- Envelopes -------------------------------------------------------------------------------
 
 ENVELOPE_SAMPLES: list[Envelope] = [
-    Hello(version=1, peer_id="p1", name="Ana", listen_port=49152, is_host=True),
-    Hello(version=1, peer_id="p2", name="Bo", listen_port=None, is_host=False),
+    Hello(version=PROTOCOL_VERSION, peer_id="p1", name="Ana", listen_port=49152, is_host=True),
+    Hello(version=PROTOCOL_VERSION, peer_id="p2", name="Bo", listen_port=None, is_host=False),
     Sync(data=b"\x42\x00\xff"),
     Presence(peer_id="p1", name="Ana"),
     Presence(
@@ -241,7 +242,8 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
 
 def test_hello_with_another_version_is_unsupported() -> None:
     data = encode_envelope(Hello(version=0, peer_id="p", name="n", listen_port=1, is_host=False))
-    with pytest.raises(UnsupportedVersion, match="version 0, this program speaks 1"):
+    with pytest.raises(UnsupportedVersion,
+                       match=f"version 0, this program speaks {PROTOCOL_VERSION}"):
         decode_envelope(data)
 
 
