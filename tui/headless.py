@@ -211,8 +211,13 @@ async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
                 line = await asyncio.wait_for(queue.get(), 0.2)
             except TimeoutError:
                 continue
-            if line is None or not _run_command(node, line, say):
-                return
+            # Lines that arrived together are applied together: one save and one send.
+            lines = [line]
+            while lines[-1] is not None and not queue.empty():
+                lines.append(queue.get_nowait())
+            for line in lines:
+                if line is None or not _run_command(node, line, say):
+                    return
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
