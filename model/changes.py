@@ -123,7 +123,7 @@ class OpRun(NamedTuple):
     """
 
     first: ObjId  # the id of the first op of the run; the others follow it
-    count: int
+    size: int  # how many ops
     obj: ObjId
     key: str | None
     action: int
@@ -194,7 +194,7 @@ def parse_change(raw: bytes) -> Iterator[Op]:
     """The ops of one uncompressed change chunk, one by one."""
     for run in parse_runs(raw):
         counter, actor = run.first
-        for n in range(run.count):
+        for n in range(run.size):
             yield Op((counter + n, actor), run.obj, run.key, run.action)
 
 
@@ -206,3 +206,18 @@ def obj_id_of(raw: bytes) -> ObjId:
     reader = _Reader(raw, 2 + length)
     reader.uleb()  # actor index
     return reader.uleb(), raw[2 : 2 + length]
+
+
+def sync_message_needs(raw: bytes) -> int:
+    """How many changes an encoded Automerge sync message asks the other side for.
+
+    A sync message starts with its type byte, the sender's heads and the hashes
+    it needs (each a count then 32-byte hashes). A message made for a peer we
+    know nothing about needs exactly the missing dependencies of the changes
+    the document holds back: more than zero means it holds changes that cannot
+    be applied.
+    """
+    reader = _Reader(raw)
+    reader.byte()  # message type
+    reader.take(32 * reader.uleb())  # heads
+    return reader.uleb()

@@ -21,6 +21,7 @@ from automerge.core import ROOT, Document, Message, ObjType, SyncState
 
 from model import continuation, ops
 from model.authorship import parse_op_id
+from model.changes import sync_message_needs
 from model.control import meeting_problem
 from model.protocols import Protocol
 from model.reading import child, scalar
@@ -195,11 +196,40 @@ class Session:
         (each costs a pass over the new changes and the item list).
         """
         before = self.doc.get_heads()
-        self.doc.receive_sync_message(state, message)
+        try:
+            self.doc.receive_sync_message(state, message)
+        except Exception:  # the binding raises bare Exception on bad input
+            # Automerge may have kept part of it (changes before the bad bytes): nothing of
+            # a rejected message stays.
+            self._restore(before)
+            raise
         if self.doc.get_heads() == before:
             return False
         self._stale = True
         return True
+
+    def has_dangling_changes(self) -> bool:
+        """Whether the document holds back changes whose dependencies it does not have.
+
+        Automerge keeps such changes until what they depend on arrives; while it
+        keeps them it sends nothing to a peer that has nothing, so a joiner would
+        never receive the session. Honest peers send dependencies first; only a
+        broken or hostile one leaves changes dangling.
+        """
+        message = self.doc.generate_sync_message(SyncState())
+        return message is not None and sync_message_needs(message.encode()) > 0
+
+    def drop_dangling_changes(self) -> None:
+        """Forget the changes held back for missing dependencies; the state is unchanged."""
+        self._restore(self.doc.get_heads())
+
+    def _restore(self, heads: list[bytes]) -> None:
+        """Make the document exactly what it was at ``heads`` (nothing held back either)."""
+        clean = self.doc.fork_at(heads)  # type: ignore[attr-defined]
+        clean.set_actor(self.actor)
+        self.doc = clean
+        self._builder = SnapshotBuilder(clean)
+        self._stale = self._items_added = False
 
     def poke(self) -> None:
         """Remote changes arrived: refresh at once if someone listens, else on first read."""

@@ -67,6 +67,7 @@ HELLO_TIMEOUT: Final = 10.0
 MAX_BACKOFF: Final = 5.0
 STOP_GRACE: Final = 2.0  # seconds a leaving node waits for its last changes to be answered
 LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one save and send
+DANGLING_CHECK: Final = 1.0  # seconds between two looks for changes held back for good
 ACK_TIMEOUT: Final = 2.0  # seconds an unacknowledged sync message may hold back the next
 
 
@@ -175,6 +176,8 @@ class SessionNode:
         self._ping_nonce = 0
         self._relay: set[_Peer] = set()
         self._relay_scheduled = False
+        self._dangling_handle: asyncio.TimerHandle | None = None
+        self._dangling_seen = False
         self.refused: str | None = None  # why our code was refused, if it was
         self.learned_tag = asyncio.Event()
         if self.tag is not None:
@@ -222,7 +225,7 @@ class SessionNode:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
-        for handle in (self._save_handle, self._local_handle):
+        for handle in (self._save_handle, self._local_handle, self._dangling_handle):
             if handle is not None:
                 handle.cancel()
         self._save()
@@ -373,8 +376,10 @@ class SessionNode:
 
         def run() -> None:
             self._save_handle = None
-            if self._save():
-                self._push_all()
+            if self._save():  # what waited for the save (after a failed one) may go now
+                for peer in list(self._peers.values()):
+                    if peer.pending:
+                        self._sync_out(peer)
 
         self._save_handle = asyncio.get_running_loop().call_later(delay, run)
 
@@ -653,7 +658,11 @@ class SessionNode:
             message = Message.decode(data)
             changed = self.session.receive_sync_message(peer.sync_state, message)
         except Exception as exc:  # the binding raises bare Exception on bad input
+            # What this peer left waiting for dependencies will not be completed by it.
+            if self.session.has_dangling_changes():
+                self._drop_dangling()
             raise LinkClosed(f"bad sync message from {peer.name}: {exc}") from None
+        self._check_dangling_later()
         if changed:
             self._announce_change()
             self._save_later(self.save_delay)
@@ -680,6 +689,37 @@ class SessionNode:
         for other in targets:
             if self._peers.get(other.peer_id) is other:
                 self._sync_out(other)
+
+    def _check_dangling_later(self) -> None:
+        if self._dangling_handle is None and not self._stopping:
+            self._dangling_handle = asyncio.get_running_loop().call_later(
+                DANGLING_CHECK, self._check_dangling)
+
+    def _check_dangling(self) -> None:
+        """Drop changes held back for dependencies nobody sent, seen twice a second apart.
+
+        A change can wait a moment for its dependencies (they come with the next
+        message); one still waiting a second later never will, and while Automerge
+        keeps it a new joiner receives nothing.
+        """
+        self._dangling_handle = None
+        if not self.session.has_dangling_changes():
+            self._dangling_seen = False
+            return
+        if not self._dangling_seen:
+            self._dangling_seen = True
+            self._check_dangling_later()
+            return
+        self._dangling_seen = False
+        self._drop_dangling()
+
+    def _drop_dangling(self) -> None:
+        log.warning("dropping changes received without the changes they depend on")
+        self.session.drop_dangling_changes()
+        for peer in self._peers.values():  # start every exchange again from what we hold
+            peer.sync_state = SyncState()
+        self._save()
+        self._push_all()
 
     def _links_changed(self) -> None:
         """Tell every peer whom we are linked to (they use it to avoid needless relays)."""

@@ -8,7 +8,14 @@ from automerge.core import ROOT, Document, ObjType, ScalarType
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.changes import ROOT_OBJ, ChangeFormatError, obj_id_of, parse_change
+from model.changes import (
+    ROOT_OBJ,
+    ChangeFormatError,
+    obj_id_of,
+    parse_change,
+    parse_runs,
+    sync_message_needs,
+)
 from model.session import Session
 from tests.replicas import replica_of, sync_pair
 
@@ -34,6 +41,13 @@ def test_ops_name_their_objects_and_keys() -> None:
     ]
     assert ops[0].id == obj_id_of(item)
     assert obj_id_of(items) == (1, A)
+    # Run by run, the three characters typed are one run of three ops.
+    runs = list(parse_runs(doc.get_changes(heads)[0].raw_bytes))
+    assert [(r.obj, r.key, r.action, r.size) for r in runs] == [
+        (obj_id_of(items), "abcd", 0, 1), (obj_id_of(item), "text", 4, 1),
+        (obj_id_of(text), None, 1, 3), (obj_id_of(item), "kind", 1, 1),
+    ]
+    assert [r.first for r in runs] == [ops[0].id, ops[1].id, ops[2].id, ops[5].id]
 
 
 def test_other_actors_and_root_ops() -> None:
@@ -90,3 +104,29 @@ def test_everyday_changes_never_need_the_slow_diff(session: Session) -> None:
     assert session._builder.fallbacks == 0
     assert bob._builder.fallbacks == 0
     assert {i.text for i in session.snapshot.items} == {"Appeler"}
+
+
+def test_a_sync_message_says_how_many_changes_it_needs() -> None:
+    """A replica holding a change without its dependency asks for it, even of a stranger."""
+    from automerge.core import SyncState
+
+    source = Document(A)
+    with source.transaction() as tx:
+        tx.put(ROOT, "first", ScalarType.Str, "1")
+    first = source.get_heads()
+    with source.transaction() as tx:
+        tx.put(ROOT, "second", ScalarType.Str, "2")
+    second = source.get_changes(first)[0].raw_bytes
+    whole = Document(B)
+    message = whole.generate_sync_message(SyncState())
+    assert message is not None and sync_message_needs(message.encode()) == 0
+    missing = Document.load(whole.save() + second)  # the second change, not the first
+    message = missing.generate_sync_message(SyncState())
+    assert message is not None and sync_message_needs(message.encode()) == 1
+    session = Session(missing)
+    assert session.has_dangling_changes()
+    before = session.snapshot
+    session.drop_dangling_changes()
+    assert not session.has_dangling_changes()
+    assert session.snapshot == before
+    assert session.doc.save() == Session(Document.load(whole.save())).doc.save()

@@ -10,6 +10,7 @@ import pytest
 from model import sessionfile
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, SaveFailed
 from sync.node import SessionNode
+from sync.wire import Sync
 from tests.sync.mesh import (
     LOOPBACK,
     FaultyProxy,
@@ -255,3 +256,78 @@ def test_weak_code_is_refused() -> None:
     with pytest.raises(InvalidCode):
         host_node(code="123")
     assert SessionNode  # the module imports without a running loop
+
+
+async def test_at_most_one_sync_message_unacknowledged_per_link() -> None:
+    """Two peers writing at once: each data message waits for the last one's acknowledgement,
+    so a burst leaves in a few large messages, and both end with everything."""
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        await until(lambda: converged([host, bob]), what="Bob in step")
+        sent: dict[str, list[Sync]] = {"Anne": [], "Bob": []}
+        for node in (host, bob):
+            original = node._send
+
+            def spy(peer, envelope, node=node, original=original):  # type: ignore[no-untyped-def]
+                if isinstance(envelope, Sync) and envelope.data:
+                    # Everything before this message has been acknowledged.
+                    assert peer.acked == envelope.seq - 1, (node.name, peer.acked, envelope.seq)
+                    sent[node.name].append(envelope)
+                original(peer, envelope)
+
+            node._send = spy  # type: ignore[method-assign]
+        for i in range(200):  # one add per loop turn: each would otherwise leave on its own
+            for node in (host, bob):
+                node.session.add_item("note", f"{node.name} {i}")
+                node.local_changed()
+            await asyncio.sleep(0)
+        expected = {f"{n} {i}" for n in ("Anne", "Bob") for i in range(200)}
+        await until(lambda: texts(host) == expected == texts(bob), 20, "all 400 notes on both")
+        await until(lambda: converged([host, bob]), what="identical heads")
+        for name, messages in sent.items():
+            assert [m.seq for m in messages] == sorted({m.seq for m in messages}), name
+            assert 0 < len(messages) < 100, (name, len(messages))  # batches, not 200 messages
+
+
+async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_join() -> None:
+    """An insider sends changes without what they depend on: Automerge would hold them for
+    good and send a new joiner nothing. The node drops them, and the joiner gets the session."""
+    from automerge.core import Document, SyncState
+
+    from model.protocols import builtin_protocols
+    from model.session import Session
+    from sync.link import open_link
+    from sync.wire import PROTOCOL_VERSION, Hello
+    from tests.sync.mesh import CODE
+
+    other = Session.create(title="Ailleurs", protocol=builtin_protocols()["codev"], name="Eve")
+    base = other.doc.get_heads()
+    other.add_item("note", "sans ses fondations")
+    # A sync message carrying only the last change, as if we already held the ones before.
+    holder = Session(Document.load(other.doc.save()))
+    state = SyncState()
+    message = holder.doc.generate_sync_message(state)  # opening: heads and bloom
+    assert message is not None
+    fooled = Session(other.doc.fork_at(base))  # type: ignore[attr-defined]
+    fooled_state = SyncState()
+    fooled.doc.receive_sync_message(fooled_state, message)
+    reply = fooled.doc.generate_sync_message(fooled_state)
+    assert reply is not None
+    holder.doc.receive_sync_message(state, reply)
+    dangling = holder.doc.generate_sync_message(state)  # carries the note's change alone
+    assert dangling is not None
+
+    async with running(host_node()) as (host,):
+        reader, writer = await asyncio.open_connection(LOOPBACK, host.port)
+        link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
+        await link.send(Hello(version=PROTOCOL_VERSION, peer_id="e" * 32, name="Eve",
+                              listen_port=None, is_host=False))
+        await link.send(Sync(data=dangling.encode(), seq=1))
+        await until(lambda: host.session.has_dangling_changes(), 5, "the change held back")
+        await until(lambda: not host.session.has_dangling_changes(), 5, "the change dropped")
+        await link.close()
+        assert "sans ses fondations" not in texts(host)
+        async with running(joiner_node("Bob")) as (bob,):
+            await join(bob, host)
+            await until(lambda: converged([host, bob]), 10, "Bob holding the session")
+        assert host.session.snapshot.info.title == "Séance test"
