@@ -119,6 +119,9 @@ def _install_stop(stop: asyncio.Event) -> None:
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
+SCRIPT_BATCH = 200  # script lines applied in one go at most
+
+
 def _read_script(queue: asyncio.Queue[str | None], loop: asyncio.AbstractEventLoop) -> None:
     # A thread, because reading a console asynchronously is not portable.
     for line in sys.stdin:
@@ -211,9 +214,10 @@ async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
                 line = await asyncio.wait_for(queue.get(), 0.2)
             except TimeoutError:
                 continue
-            # Lines that arrived together are applied together: one save and one send.
+            # Lines that arrived together are applied together: one save and one send (a
+            # hundred adds take some 30 ms; past SCRIPT_BATCH the network is heard first).
             lines = [line]
-            while lines[-1] is not None and not queue.empty():
+            while lines[-1] is not None and not queue.empty() and len(lines) < SCRIPT_BATCH:
                 lines.append(queue.get_nowait())
             for line in lines:
                 if line is None or not _run_command(node, line, say):

@@ -385,6 +385,15 @@ def file_matches(lab: Lab, proc: Proc, digest_wanted: str, timeout: float = 10.0
                          f"({held.get('digest')}), not {digest_wanted}, after {timeout:.0f} s")
 
 
-def burst(proc: Proc, lines: Sequence[str]) -> None:
-    """Send many script lines in one write (the peer works through them as fast as it can)."""
-    proc.send("\n".join(lines))
+def burst(proc: Proc, lines: Sequence[str], *, chunk: int = 0, gap: float = 0.005) -> None:
+    """Send many script lines in one write (the peer works through them as fast as it can).
+
+    With ``chunk``, send them ``chunk`` lines at a time, ``gap`` seconds apart, like
+    someone typing fast: the peer saves and sends as they come, not once at the end.
+    """
+    if not chunk:
+        proc.send("\n".join(lines))
+        return
+    for start in range(0, len(lines), chunk):
+        proc.send("\n".join(lines[start:start + chunk]))
+        time.sleep(gap)
