@@ -491,7 +491,9 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
         if len(reached) < len(peers) and time.time() - asked > 0.5:
             asked = time.time()  # answers queue behind the peer's own adds
             for j, proc in enumerate(peers):
-                if j not in reached:
+                # Ask only a peer gone quiet: a status costs it a full read of the session,
+                # and a peer still receiving says what it holds by itself.
+                if j not in reached and asked - proc.events[-1].get("_rx", 0.0) > 0.3:
                     proc.send("status")
         with fleet.cv:
             fleet.cv.wait(0.05)
