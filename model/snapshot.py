@@ -474,7 +474,7 @@ class SnapshotBuilder:
                         sections.add(owner[0])
                 if op.action in MAKE_ACTIONS:
                     counter, actor = op.first
-                    for n in range(op.count):
+                    for n in range(op.size):
                         created[(counter + n, actor)] = owner
         return sections, item_ids, False
 
