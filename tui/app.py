@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ from tui.settings import Settings
 JOIN_TIMEOUT = 10.0
 
 
+@dataclass(frozen=True)
+class HostChoices:
+    """What ``cercle host`` was told on its command line, for the app's host form."""
+
+    title: str = ""
+    protocol: str = ""  # a built-in key or a TOML file
+    code: str = ""
+    port: int = 0
+    label: str = "Cercle"
+
+
 class CercleApp(App[int]):
     """One laptop's Cercle: home, hosting, joining, the live session, review."""
 
@@ -65,6 +77,7 @@ class CercleApp(App[int]):
         name: str = "",
         demo: Any = None,
         continue_from: Path | None = None,
+        hosting: HostChoices | None = None,
     ) -> None:
         self.settings = Settings.load()
         set_language(lang or self.settings.lang or None)
@@ -81,6 +94,7 @@ class CercleApp(App[int]):
         self.person = name
         self.demo = demo
         self.continue_from = continue_from
+        self.hosting = hosting or HostChoices()
         self.join_timeout = JOIN_TIMEOUT
         self._advertiser: Any = None
         self._online = 0  # peers linked at the last count: tells a lost connection
@@ -105,7 +119,9 @@ class CercleApp(App[int]):
             case "host":
                 from tui.screens.host import HostScreen
 
-                self.push_screen(HostScreen(name=self.person, continue_from=self.continue_from))
+                self.push_screen(HostScreen(name=self.person, continue_from=self.continue_from,
+                                            title=self.hosting.title,
+                                            protocol=self.hosting.protocol))
             case "join":
                 from tui.screens.join import JoinScreen
 
@@ -234,7 +250,9 @@ class CercleApp(App[int]):
         """
         session_id = session.snapshot.info.id
         identity.remember(session_id, session.actor)
+        # What the command line asked for wins; then what this session had before.
         port, code = identity.hosting(session_id) or (0, generate_code())
+        port, code = self.hosting.port or port, self.hosting.code or code
         node = None
         for attempt_port in dict.fromkeys((port, 0)):  # the old port may be taken
             node = SessionNode(session, code=code, name=session.snapshot.name_of(session.me),
@@ -257,7 +275,7 @@ class CercleApp(App[int]):
 
             try:
                 self._advertiser = await self._stack.enter_async_context(Advertiser(
-                    tag=node.tag or "", port=node.port, label="Cercle",
+                    tag=node.tag or "", port=node.port, label=self.hosting.label,
                     addresses=self.addresses, interfaces=self.interfaces))
             except Exception as exc:  # no multicast here: joining by address still works
                 self.notify(t("net.no_discovery", error=str(exc)), severity="warning")

@@ -18,6 +18,7 @@ from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
 from model.schema import ANONYMIZABLE_KINDS
 from model.session import Session
+from sync.codes import normalize_code
 from tui.headless import HeadlessError
 
 
@@ -183,9 +184,17 @@ def cmd_host(args: argparse.Namespace) -> None:
     from tui import headless
 
     if not args.headless:
+        from tui.app import HostChoices
+
         options: dict[str, object] = {}
         if args.continue_from:
             options["continue_from"] = Path(args.continue_from)
+        if args.code:
+            normalize_code(args.code)  # a weak code is refused here, not after the form
+        options["hosting"] = HostChoices(
+            title=args.title or "", protocol=args.protocol or "", code=args.code or "",
+            port=args.port or 0, label=args.label)
+        options["advertise"] = not args.no_advertise
         _run_app(args, start="host", name=args.name if args.name != "Facilitator" else "",
                  **options)
         return

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Digits, Input, Static
+from textual.widgets import Digits, Input, Select, Static
 
 from model import sessionfile
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.node import SessionNode
 from tests.sync.mesh import until
-from tui.app import CercleApp
+from tui.app import CercleApp, HostChoices
 from tui.messages import SessionChanged
 from tui.room import Room
 from tui.screens.dialogs import Confirm
 from tui.screens.home import HomeScreen
+from tui.screens.host import HostScreen
 from tui.screens.join import JoinScreen
 from tui.screens.live import LiveScreen
 from tui.screens.lobby import LobbyScreen
@@ -408,3 +409,26 @@ async def test_host_again_after_a_crash_keeps_port_and_code() -> None:
         assert (node.port, node.code) == (port, code)  # type: ignore[union-attr]
         assert again.room.session.is_facilitator  # type: ignore[union-attr]
         assert texts(again) == {"avant la panne"}
+
+
+async def test_host_command_line_choices_fill_the_form_and_the_lobby() -> None:
+    """`cercle host --title … --protocol … --code … --port …` without --headless."""
+    import socket
+
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = make_app(start="host", name="Anne", hosting=HostChoices(
+        title="Atelier managers", protocol="gapp", code="314-159", port=port))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
+        assert app.screen.query_one("#title", Input).value == "Atelier managers"
+        assert app.screen.query_one("#protocol", Select).value == "gapp"
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, LobbyScreen), what="the lobby")
+        assert app.room is not None and app.room.node is not None
+        assert (app.room.node.code, app.room.node.port) == ("314-159", port)
+        assert app.screen.query_one("#code", Digits).value == "314-159"
+        assert app.room.snapshot.info.title == "Atelier managers"
+        assert app.room.snapshot.protocol is not None
+        assert app.room.snapshot.protocol.key == "gapp"

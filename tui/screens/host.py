@@ -18,11 +18,12 @@ class HostScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
     def __init__(self, name: str = "", title: str = "",
-                 continue_from: Path | None = None) -> None:
+                 continue_from: Path | None = None, protocol: str = "") -> None:
         super().__init__()
         self.person = name
         self.session_title = title
         self.continue_from = continue_from
+        self.protocol = protocol or DEFAULT_PROTOCOL  # a built-in key, or a file's path
 
     def compose(self) -> ComposeResult:
         lang = language()
@@ -36,8 +37,11 @@ class HostScreen(CercleScreen):
             yield Input(value=self.session_title, placeholder=t("host.title_placeholder"),
                         id="title")
             yield Label(t("host.protocol"))
-            yield Select(protocols, value=DEFAULT_PROTOCOL, allow_blank=False, id="protocol")
-            yield Input(placeholder=t("host.protocol_file"), id="protocol-file")
+            builtin = self.protocol in builtin_protocols()
+            yield Select(protocols, value=self.protocol if builtin else DEFAULT_PROTOCOL,
+                         allow_blank=False, id="protocol")
+            yield Input(value="" if builtin else self.protocol,
+                        placeholder=t("host.protocol_file"), id="protocol-file")
             yield Static(id="protocol-info", classes="dim")
             yield Label(t("host.name"))
             yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
@@ -49,7 +53,7 @@ class HostScreen(CercleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#title", Input).focus()
-        self._describe(DEFAULT_PROTOCOL)
+        self._describe(self.protocol)
 
     def _describe(self, key: str) -> None:
         proto = builtin_protocols().get(key)
