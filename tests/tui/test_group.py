@@ -122,6 +122,21 @@ async def test_voting_again_withdraws_the_vote() -> None:
         assert options(app, "#tally")[0].startswith("   0  Mon cas")
 
 
+async def test_typing_on_the_tally_proposes_instead_of_voting() -> None:
+    """Found in tmux: with proposals listed, typing a sentence voted at each space."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    session.add_item("proposal", "Mon cas")
+    app = make_app(start="live", room=Room(session))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+b")
+        assert app.focused is not None and app.focused.id == "tally"
+        await pilot.press(*"Un client", "enter")
+        assert session.my_vote == ""
+        assert sorted(i.text for i in session.snapshot.items_of("proposal")) == [
+            "Mon cas", "Un client"]
+
+
 # -- the follow-up of actions ---------------------------------------------------------------------
 def first_session(tmp_path: Path) -> Path:
     """Anne's first session, with Bob and Chloé: an action for each of them, saved to a file."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -158,9 +159,21 @@ def instruction(snap: Snapshot, text: str) -> str:
 
 # -- choosing the case ------------------------------------------------------------------------
 class Tally(OptionList):
-    """The proposals, most votes first; Enter or Space votes for the highlighted one."""
+    """The proposals, most votes first; Enter or Space votes for the highlighted one.
+
+    Typing a letter here starts a proposal instead: someone who opens the dialog
+    to propose would otherwise vote with each space of their sentence.
+    """
 
     BINDINGS = [Binding("space", "select", show=False)]
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and not event.character.isspace():
+            field = self.screen.query_one("#proposal", Input)
+            field.focus()
+            field.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
 
 
 class Cases(CercleModal):
@@ -179,7 +192,7 @@ class Cases(CercleModal):
             yield Tally(id="tally")
             yield Static(id="chosen")
             yield Input(placeholder=t("case.placeholder"), id="proposal",
-                        max_length=PROPOSAL_MAX)
+                        max_length=PROPOSAL_MAX, select_on_focus=False)
             with Horizontal(classes="buttons"):
                 if "facilitator" in self.room.my_roles:
                     yield Button(t("case.choose"), variant="primary", id="choose")
