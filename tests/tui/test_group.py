@@ -336,7 +336,7 @@ def test_the_meeting_form_explains_each_mistake() -> None:
         return group.meeting_form_problem(*values, today=today)
 
     assert problem("", "", "", "") == (
-        "Give the date, like 2026-06-30 (year-month-day).", "date")
+        "Give the date, like 2026-05-29 (year-month-day).", "date")  # four weeks on
     assert "is already past" in problem("2026-04-30", "", "", "")[0]
     assert problem("2026-05-01", "25:00", "", "") == (
         "“25:00” is not a time: write it like 18:30 (24-hour), or leave it empty for "

@@ -22,7 +22,7 @@ When the keys are offered:
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from rich.text import Text
 from textual import events
@@ -508,14 +508,20 @@ def default_minutes(snap: Snapshot) -> int:
         p.minutes for p in snap.info.follow_up_phases)
 
 
+def example_date(today: date | None) -> str:
+    """A date to show as an example: four weeks on, the rhythm of many groups."""
+    return ((today or date.today()) + timedelta(weeks=4)).isoformat()
+
+
 def meeting_form_problem(day: str, at: str, place: str, length: str,
                          today: date | None = None) -> tuple[str, str]:
     """Why these form values cannot be the next meeting, for people, and the
     field to fix (("", "") when they are fine)."""
+    example = example_date(today)
     if not day:
-        return t("meeting.need_date"), "date"
+        return t("meeting.need_date", example=example), "date"
     if not valid_date(day):
-        return t("meeting.bad_date", value=day), "date"
+        return t("meeting.bad_date", value=day, example=example), "date"
     if today is not None and date.fromisoformat(day) < today:
         return t("meeting.past", value=day), "date"
     if at and not valid_time(at):
@@ -545,7 +551,8 @@ class NextMeetingDialog(CercleModal):
                 yield Label(t("meeting.date"))
                 yield Label(t("meeting.time"))
                 yield Label(t("meeting.minutes"))
-                yield Input(value=meeting.date if meeting else "", placeholder="2026-06-30",
+                today = datetime.fromtimestamp(self.room.clock()).date()
+                yield Input(value=meeting.date if meeting else "", placeholder=example_date(today),
                             id="date", max_length=10)
                 yield Input(value=meeting.time if meeting else "", placeholder="18:30",
                             id="time", max_length=5)
