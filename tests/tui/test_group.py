@@ -274,6 +274,9 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
         await pb.pause(0.3)
         for app in (anne, bob):
             assert "Evaluation: 4.5 / 5 (ratings: 2)." in instruction(app)
+        # Nothing to raise a hand for or to finish any more (found in tmux).
+        assert live(bob).check_action("hand", ()) is False
+        assert live(bob).check_action("done", ()) is False
         # After the end Bob may still look at (and change) his evaluation, with the group's.
         await pb.press("ctrl+l")
         assert isinstance(bob.screen, group.Evaluate)

@@ -183,7 +183,9 @@ class LiveScreen(CercleScreen):
             return "facilitator" in roles and not ended
         if action == "mark":
             return "client" in roles or "facilitator" in roles
-        if action in ("hand", "done", "code"):
+        if action in ("hand", "done"):  # nothing to ask for or finish once it has ended
+            return self.room.node is not None and not ended
+        if action == "code":
             return self.room.node is not None
         if action in group.ACTIONS:
             return group.allowed(action, self.room)
