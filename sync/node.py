@@ -300,10 +300,14 @@ class SessionNode:
                 LOCAL_BATCH, self._flush_local)
 
     def flush(self) -> bool:
-        """Save and send pending local changes now; False if the file could not be written."""
+        """Save pending local changes now and send them wherever nothing is in flight
+        (elsewhere they leave with the next acknowledgement); False if the file could
+        not be written."""
         if self._local_handle is not None:
             self._local_handle.cancel()
-            self._flush_local()
+            self._local_handle = None
+        if self._unsaved_local and self._save():
+            self._push_all()
         return not self._unsaved_local
 
     def _flush_local(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from model import sessionfile
+from model.session import Session
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, SaveFailed
 from sync.node import SessionNode
 from sync.wire import Sync
@@ -331,3 +332,28 @@ async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_
             await join(bob, host)
             await until(lambda: converged([host, bob]), 10, "Bob holding the session")
         assert host.session.snapshot.info.title == "Séance test"
+
+
+async def test_changes_made_while_every_link_waits_are_saved_by_flush_and_sent_later(
+        tmp_path: Path) -> None:
+    """While its last message is unacknowledged on every link, a peer's new change waits;
+    ``flush`` (a status, a quit) still saves it at once, and the acknowledgement sends it."""
+    path = tmp_path / "bob.cercle"
+    async with running(host_node()) as (host,):
+        bob = joiner_node("Bob", save_path=path)
+        async with running(bob):
+            await join(bob, host)
+            await until(lambda: converged([host, bob]), what="Bob in step")
+            [link] = bob._peers.values()
+            link.sent_seq += 1  # as if a message of ours were on its way, unacknowledged
+            link.sent_at = asyncio.get_running_loop().time() + 1e9
+            bob.session.add_item("note", "dernier mot")
+            bob.local_changed()
+            await asyncio.sleep(0.05)  # the batch fires: nothing may leave, nothing is saved
+            assert link.pending and bob._unsaved_local
+            assert bob.flush()  # saved now, although it cannot leave yet
+            saved = Session(sessionfile.load(path).doc).snapshot.items
+            assert "dernier mot" in {item.text for item in saved}
+            link.acked = link.sent_seq  # the acknowledgement arrives
+            bob._schedule_reply(link)
+        await until(lambda: "dernier mot" in texts(host), what="the last note at the host's")
