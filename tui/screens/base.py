@@ -8,12 +8,15 @@ time (settings) affects the screens opened afterwards.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.screen import ModalScreen, Screen
 
 from tui.i18n import t
+
+if TYPE_CHECKING:
+    from tui.room import Room
 
 
 def translate_bindings(bindings: BindingsMap) -> BindingsMap:
@@ -37,3 +40,13 @@ class CercleModal(ModalScreen[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bindings = translate_bindings(self._bindings)
+
+
+class RoomDialog(CercleModal):
+    """A dialog about the session in ``room``; Escape closes it (dismissing None)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "key.close")]
+
+    def __init__(self, room: Room) -> None:
+        super().__init__()
+        self.room = room

@@ -20,8 +20,8 @@ from textual.widgets.option_list import Option
 from model.participation import participation
 from model.snapshot import PlanRow, Snapshot
 from tui.i18n import language, t
-from tui.room import Member, Room
-from tui.screens.base import CercleModal
+from tui.room import Member
+from tui.screens.base import CercleModal, RoomDialog
 from tui.widgets.phase_header import clock_text, floor_line
 
 Cell = str | Text
@@ -160,15 +160,11 @@ def fill(table: DataTable[Cell], rows: Rows) -> None:
                 table.update_cell(key, column, cell)
 
 
-class PlanDialog(CercleModal):
+class PlanDialog(RoomDialog):
     """The plan (planned against actual time) and who has taken part in this
     phase, for the facilitator only; kept up to date every second."""
 
     BINDINGS = [Binding("escape,f2", "dismiss(None)", "key.close")]
-
-    def __init__(self, room: Room) -> None:
-        super().__init__()
-        self.room = room
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="plan-dialog"):

@@ -39,7 +39,7 @@ from model.snapshot import Item, Snapshot
 from tui.i18n import language, t
 from tui.messages import SessionChanged
 from tui.room import Room
-from tui.screens.base import CercleModal
+from tui.screens.base import RoomDialog
 
 ACTIONS = ("cases", "follow_up", "evaluate", "next_meeting")
 PROPOSAL_MAX = 120  # characters of a proposed case's title
@@ -176,14 +176,8 @@ class Tally(OptionList):
             event.prevent_default()
 
 
-class Cases(CercleModal):
+class Cases(RoomDialog):
     """Propose a situation, vote for one, and (the facilitator) choose today's case."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "key.close")]
-
-    def __init__(self, room: Room) -> None:
-        super().__init__()
-        self.room = room
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="cases"):
@@ -305,14 +299,11 @@ def action_detail(snap: Snapshot, item: Item) -> Text:
     return text
 
 
-class FollowUp(CercleModal):
+class FollowUp(RoomDialog):
     """The actions, carried over first: their story, and a status update with a note."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "key.close")]
-
     def __init__(self, room: Room) -> None:
-        super().__init__()
-        self.room = room
+        super().__init__(room)
         self._status_for = ""  # the action whose status the form shows
 
     def compose(self) -> ComposeResult:
@@ -425,14 +416,10 @@ class FollowUp(CercleModal):
 
 
 # -- evaluation --------------------------------------------------------------------------------
-class Evaluate(CercleModal):
+class Evaluate(RoomDialog):
     """My rating (1–5) and one line of feedback; after the end, the group's aggregate."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
-
-    def __init__(self, room: Room) -> None:
-        super().__init__()
-        self.room = room
 
     def compose(self) -> ComposeResult:
         rating, feedback = self.room.session.my_evaluation
@@ -533,14 +520,10 @@ def meeting_form_problem(day: str, at: str, place: str, length: str,
     return "", ""
 
 
-class NextMeetingDialog(CercleModal):
+class NextMeetingDialog(RoomDialog):
     """The facilitator sets (or clears) the group's next meeting; stays open on a mistake."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
-
-    def __init__(self, room: Room) -> None:
-        super().__init__()
-        self.room = room
 
     def compose(self) -> ComposeResult:
         snap = self.room.snapshot
