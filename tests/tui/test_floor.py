@@ -83,9 +83,11 @@ async def test_the_floor_given_to_a_raised_hand_shows_on_both_laptops() -> None:
         assert room(anne).snapshot.control.floor.speaker == bob_id
         await until(lambda: room(bob).snapshot.control.floor.speaker == bob_id,
                     what="the floor at Bob's")
-        for app in (anne, bob):  # repaints are throttled while changes pour in: wait
-            await until(lambda app=app: "🎤 Floor: Bob" in header(app) and "Bob 🎤" in roster(app),  # type: ignore[misc]
-                        what=f"the speaker on {app.room.snapshot.name_of(app.room.me)}'s screen")  # type: ignore[union-attr]
+        def speaker_shown(app: CercleApp) -> bool:
+            return "🎤 Floor: Bob" in header(app) and "Bob 🎤" in roster(app)
+
+        # Repaints are throttled while changes pour in: wait for them.
+        await until(lambda: speaker_shown(anne) and speaker_shown(bob), what="Bob as speaker")
         # Bob's own laptop lowered his hand: the queue is empty again, on Anne's side too.
         await until(lambda: not any(m.hand_raised_at for m in room(anne).members()),
                     what="Bob's hand lowered")
