@@ -383,3 +383,39 @@ def test_the_case_line_names_the_proposer() -> None:
     assert snap.control.case == marc.proposal
     assert group.case_line(snap) == "Case: Tension with Marc, my new deputy (Bob)"
     assert group.instruction(snap, "Listen.").startswith("Case: Tension with Marc")
+
+
+async def test_the_review_of_the_third_session_shows_each_actions_history(
+        tmp_path: Path) -> None:
+    """Session 1 decides actions; 2 is continued from 1's file and updates them; 3 from 2's.
+    Reviewing 3's file shows every action's status at the end of each meeting."""
+    one = first_session(tmp_path)
+    two, three = tmp_path / "s2.cercle", tmp_path / "s3.cercle"
+    for source, target, title, status, note in (
+            (one, two, "Séance 2", "in_progress", "rendez-vous pris"),
+            (two, three, "Séance 3", "done", "entretien très positif")):
+        anne = Session.continue_from(source, name="Anne", title=title)
+        bob = replica_of(anne, "Bob")
+        sync_pair(anne, bob)
+        [call] = [i for i in bob.snapshot.carried_actions() if i.text == "Appeler la DRH"]
+        bob.update_action(call.id, status, note)
+        sync_pair(anne, bob)
+        anne.end()
+        sessionfile.save(target, anne.doc)
+    room = Room(Session(sessionfile.load(three).doc), path=three, read_only=True)
+    app = make_app(start="review", room=room)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        menu = app.screen.query_one("#phases", OptionList)
+        menu.highlighted = [menu.get_option_at_index(i).id
+                            for i in range(menu.option_count)].index("history")
+        await pilot.pause()
+        page = shown(app, "#content")
+    assert page.startswith("Actions across meetings")
+    blocks = {block.split("  ")[0]: block for block in page.split("\n• ")[1:]}
+    call, contract = blocks["Appeler la DRH"], blocks["Relire le contrat"]
+    assert "→ Bob · 2026-12-15" in call
+    assert "Séance 1: open" in call
+    assert "Séance 2: in progress — “rendez-vous pris”" in call
+    assert "Séance 3: done — “entretien très positif”" in call
+    assert "Séance 2: open" in contract and "→ Chloé" in contract

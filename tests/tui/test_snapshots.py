@@ -114,3 +114,9 @@ def test_evaluation_dialog(snap_compare: Any, lang: str) -> None:
 def test_next_meeting_dialog(snap_compare: Any, lang: str) -> None:
     assert snap_compare(group_scenes.meeting(lang), terminal_size=SMALL,
                         run_before=pressing("ctrl+y"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_review_of_actions_across_meetings(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(group_scenes.review_history(lang), terminal_size=SMALL,
+                        run_before=pressing("down", "down"))

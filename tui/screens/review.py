@@ -101,6 +101,28 @@ def group_summary(snap: Snapshot) -> Text:
     return text
 
 
+def action_history(snap: Snapshot) -> Text:
+    """Each action of the group's chain of sessions: its status at the end of each
+    meeting it lived in, with the notes its owner and others left."""
+    text = Text(t("review.history") + "\n", style="bold")
+    tracks = snap.action_tracks()
+    if not tracks:
+        text.append(t("review.no_actions") + "\n", style="dim")
+    for track in tracks:
+        text.append("\n• " + track.text, style="bold")
+        if track.owner or track.due:
+            text.append("  " + " · ".join(p for p in ("→ " + track.owner if track.owner else "",
+                                                      track.due) if p), style="dim")
+        text.append("\n")
+        for step in track.steps:
+            text.append(f"    {_fit(step.title, 30)}: ", style="cyan")
+            text.append(t(f"status.{step.status or 'open'}"))
+            for note in step.notes:
+                text.append(f" — “{note}”", style="italic")
+            text.append("\n")
+    return text
+
+
 class ReviewScreen(CercleScreen):
     """Read-only: the board as each phase closed, the summary, exports."""
 
@@ -119,6 +141,8 @@ class ReviewScreen(CercleScreen):
         lang = language()
         options = [Option(t("review.summary"), id="summary"),
                    Option(t("review.timeline"), id="timeline")]
+        if snap.action_tracks():  # actions decided here or carried over from earlier meetings
+            options.append(Option(t("review.history"), id="history"))
         options += [Option(f"{i + 1}. {p.title.get(lang)}", id=f"phase-{i}")
                     for i, p in enumerate(snap.phases)]
         yield Static(Text(snap.info.title, style="bold") + Text(
@@ -157,6 +181,8 @@ class ReviewScreen(CercleScreen):
             content.update(text)
         elif page == "timeline":
             content.update(timeline(snap, max(30, self.query_one("#page").size.width - 2)))
+        elif page == "history":
+            content.update(action_history(snap))
         else:
             index = int(page.removeprefix("phase-"))
             board = self.room.session.board_at(index)

@@ -132,3 +132,9 @@ def meeting(lang: str) -> CercleApp:
     """Anne's laptop after the end, a next meeting set; the test opens it with Ctrl+Y."""
     return _app(meeting_set(), "facilitator", lang)
 
+
+
+def review_history(lang: str) -> CercleApp:
+    """The third meeting's file opened for review: each action across the three meetings."""
+    room = third_meeting().room("facilitator", read_only=True)
+    return CercleApp(start="review", room=room, lang=lang, advertise=False, clock=room.clock)
