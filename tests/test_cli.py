@@ -262,9 +262,26 @@ def test_host_continue_goes_to_the_app(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(tui.cli, "_run_app", lambda args, **options: seen.append(options))
     one = tmp_path / "1.cercle"
     assert main(["host", "--continue", str(one), "--name", "Anne"]) == 0
-    assert seen == [{"start": "host", "name": "Anne", "continue_from": one}]
+    assert seen[0]["continue_from"] == one and seen[0]["name"] == "Anne"
     assert main(["host"]) == 0
-    assert seen[1] == {"start": "host", "name": ""}  # unchanged without --continue
+    assert "continue_from" not in seen[1] and seen[1]["name"] == ""
+
+
+def test_host_options_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --headless, the title, protocol, code, port, label and --no-advertise still
+    count (they were silently dropped)."""
+    import tui.cli
+    from tui.app import HostChoices
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(tui.cli, "_run_app", lambda args, **options: seen.append(options))
+    assert main(["host", "--title", "Atelier", "--protocol", "gapp", "--code", "314-159",
+                 "--port", "47011", "--label", "Salle 3", "--no-advertise"]) == 0
+    assert seen[0]["hosting"] == HostChoices(title="Atelier", protocol="gapp", code="314-159",
+                                             port=47011, label="Salle 3")
+    assert seen[0]["advertise"] is False
+    assert main(["host", "--code", "12"]) == 1  # a weak code is refused before the app opens
+    assert len(seen) == 1
 
 
 def test_host_headless_continue(tmp_path: Path) -> None:

@@ -394,6 +394,11 @@ def burst(proc: Proc, lines: Sequence[str], *, chunk: int = 0, gap: float = 0.00
     if not chunk:
         proc.send("\n".join(lines))
         return
-    for start in range(0, len(lines), chunk):
-        proc.send("\n".join(lines[start:start + chunk]))
-        time.sleep(gap)
+
+    def feed() -> None:  # in the background: the test may kill the peer half-way
+        with contextlib.suppress(OSError, ValueError):  # a killed peer's closed stdin
+            for start in range(0, len(lines), chunk):
+                proc.send("\n".join(lines[start:start + chunk]))
+                time.sleep(gap)
+
+    threading.Thread(target=feed, daemon=True, name=f"burst-{proc}").start()

@@ -1,6 +1,6 @@
 """Scenario 4 — crash: a host SIGKILLed in the middle of a burst of its own edits.
 
-A laptop types 300 items, ten at a time, as fast as it takes them; while they are still
+A laptop types 300 items, ten every 50 ms (a fast script, not one write); while they are still
 flowing out it is killed (SIGKILL: no goodbye, no last save), then restarted
 from its file. Bob crashes three times, at different points of his bursts;
 then the facilitator herself crashes once and is restarted with
@@ -54,7 +54,7 @@ def test_crash(make_lab: Callable[[int], Lab], figure: Callable[[str, object], N
         [before] = {s["items"] for s in lab.status([seer])}
         mark = seer.mark()
         prefix = f"{victim} r{round_} "
-        burst(dead, [f"add advice {prefix}#{i}" for i in range(BURST)], chunk=10)
+        burst(dead, [f"add advice {prefix}#{i}" for i in range(BURST)], chunk=10, gap=0.05)
         sent += BURST
         lab.expect_where(seer, _holding(before + kill_after), 60,
                          f"{kill_after} of {victim}'s items", start=mark)
