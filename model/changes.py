@@ -164,9 +164,9 @@ def parse_runs(raw: bytes) -> Iterator[OpRun]:
     left = [col[0][1] if col else 0 for col in cols]  # ops left in it
     index = 0
     while at[3] < len(cols[3]):
-        heads = [col[i][0] if i < len(col) else None for col, i in zip(cols, at, strict=True)]
+        actor_index, counter, key, act = (
+            col[i][0] if i < len(col) else None for col, i in zip(cols, at, strict=True))
         step = min(n for n, col, i in zip(left, cols, at, strict=True) if i < len(col))
-        actor_index, counter, key, act = heads
         if counter is None or actor_index is None:
             obj = ROOT_OBJ
         else:
