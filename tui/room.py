@@ -8,7 +8,7 @@ saves the file. Errors come back as one line for the person at the keyboard.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,5 +132,16 @@ class Room:
 
     def done_count(self) -> tuple[int, int]:
         """(people done, people online) in the current phase, facilitator excluded."""
-        members = [m for m in self.members() if m.online and "facilitator" not in m.roles]
-        return sum(m.done for m in members), len(members)
+        return count_done(self.members())
+
+
+def count_done(members: Sequence[Member]) -> tuple[int, int]:
+    """(people done, people online) among ``members``, the facilitator excluded."""
+    waited = [m for m in members if m.online and "facilitator" not in m.roles]
+    return sum(m.done for m in waited), len(waited)
+
+
+def hand_order(members: Sequence[Member]) -> list[Member]:
+    """The people whose hand is up, first raised first."""
+    raised = [m for m in members if m.hand_raised_at is not None]
+    return sorted(raised, key=lambda m: (m.hand_raised_at or 0.0, m.id))

@@ -20,18 +20,12 @@ from textual.widgets.option_list import Option
 from model.participation import participation
 from model.snapshot import PlanRow, Snapshot
 from tui.i18n import language, t
-from tui.room import Member
+from tui.room import Member, hand_order
 from tui.screens.base import CercleModal, RoomDialog
 from tui.widgets.phase_header import clock_text, floor_line
 
 Cell = str | Text
 Rows = list[tuple[str, tuple[Cell, ...]]]  # (row key, cells)
-
-
-def hand_order(members: Sequence[Member]) -> list[Member]:
-    """The people whose hand is up, first raised first."""
-    raised = [m for m in members if m.hand_raised_at is not None]
-    return sorted(raised, key=lambda m: (m.hand_raised_at or 0.0, m.id))
 
 
 def floor_options(snap: Snapshot, members: Sequence[Member]) -> list[Option | None]:

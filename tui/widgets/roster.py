@@ -6,24 +6,21 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.i18n import t
-from tui.room import Member
+from tui.room import Member, count_done, hand_order
 
 _BADGE = {"facilitator": "F", "client": "C", "scribe": "S"}
 
 
 def roster_text(members: list[Member]) -> Text:
-    hands = sorted((m.hand_raised_at or 0.0, m.id) for m in members
-                   if m.hand_raised_at is not None)
-    order = {member_id: n for n, (_, member_id) in enumerate(hands, start=1)}
+    order = {m.id: n for n, m in enumerate(hand_order(members), start=1)}
     text = Text()
     text.append(t("roster.title"), style="bold underline")
     if any(m.me and "facilitator" in m.roles for m in members):
         # Who is done, at a glance, for the one who moves the phases on.
-        waited = [m for m in members if m.online and "facilitator" not in m.roles]
-        if waited:
-            done = sum(m.done for m in waited)
-            text.append("  " + t("participation.done", done=done, total=len(waited)),
-                        style="bold green" if done == len(waited) else "dim")
+        done, total = count_done(members)
+        if total:
+            text.append("  " + t("participation.done", done=done, total=total),
+                        style="bold green" if done == total else "dim")
     text.append("\n")
     for m in members:
         text.append("● " if m.online else "○ ", style="green" if m.online else "dim")
