@@ -32,6 +32,16 @@ from model.snapshot import Snapshot, SnapshotBuilder
 Listener = Callable[[Snapshot], None]
 
 
+class SyncFailed(ValueError):
+    """Automerge could not take or make a sync message (its message says why)."""
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    # pyo3 turns a panic inside the binding into PanicException, a BaseException that
+    # cannot be imported by name: seen once under load, during a ten-peer burst.
+    return type(exc).__name__ == "PanicException"
+
+
 class NotAllowed(PermissionError):
     """The local participant's role does not allow this operation."""
 
@@ -186,7 +196,14 @@ class Session:
         return self.doc.save()
 
     def generate_sync_message(self, state: SyncState) -> Message | None:
-        return self.doc.generate_sync_message(state)
+        """The next message for the peer whose ``state`` this is; SyncFailed if the binding
+        fails (the link should then start again with a fresh state)."""
+        try:
+            return self.doc.generate_sync_message(state)
+        except BaseException as exc:
+            if not _is_rust_panic(exc):
+                raise
+            raise SyncFailed(f"Automerge failed to prepare a message: {exc}") from None
 
     def receive_sync_message(self, state: SyncState, message: Message) -> bool:
         """Apply a peer's sync message; True when the document changed.
@@ -198,11 +215,15 @@ class Session:
         before = self.doc.get_heads()
         try:
             self.doc.receive_sync_message(state, message)
-        except Exception:  # the binding raises bare Exception on bad input
+        except BaseException as exc:  # the binding raises bare Exception on bad input
+            if not (isinstance(exc, Exception) or _is_rust_panic(exc)):
+                raise
             # Automerge may have kept part of it (changes before the bad bytes): nothing of
             # a rejected message stays.
             self._restore(before)
-            raise
+            if isinstance(exc, Exception):
+                raise
+            raise SyncFailed(f"Automerge failed to apply a message: {exc}") from None
         if self.doc.get_heads() == before:
             return False
         self._stale = True

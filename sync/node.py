@@ -24,7 +24,7 @@ from typing import Final
 from automerge.core import Message, SyncState
 
 from model import sessionfile
-from model.session import Session
+from model.session import Session, SyncFailed
 from sync.codes import normalize_code
 from sync.events import (
     AuthFailure,
@@ -431,7 +431,13 @@ class SessionNode:
             self._send_ack(peer)
             return
         peer.pending = False
-        message = self.session.generate_sync_message(peer.sync_state)
+        try:
+            message = self.session.generate_sync_message(peer.sync_state)
+        except SyncFailed as exc:  # start this link again, with a fresh sync state
+            log.warning("sync with %s failed: %s", peer.name, exc)
+            self._emit(LinkProblem(peer.link.remote[0], str(exc)))
+            self._spawn(peer.link.close(), "close-failed-sync")
+            return
         if message is None:
             self._send_ack(peer)
             return

@@ -9,7 +9,7 @@ import pytest
 
 from model import sessionfile
 from model.session import Session
-from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, SaveFailed
+from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, LinkProblem, SaveFailed
 from sync.node import SessionNode
 from sync.wire import Sync
 from tests.sync.mesh import (
@@ -357,3 +357,43 @@ async def test_changes_made_while_every_link_waits_are_saved_by_flush_and_sent_l
             link.acked = link.sent_seq  # the acknowledgement arrives
             bob._schedule_reply(link)
         await until(lambda: "dernier mot" in texts(host), what="the last note at the host's")
+
+
+class PanicException(BaseException):
+    """Stands for pyo3's PanicException (what a panic inside the binding becomes)."""
+
+
+class PanickingDoc:
+    """A session document whose next ``method`` call panics, as the binding did once."""
+
+    def __init__(self, doc: object, method: str) -> None:
+        self._doc, self._method = doc, method
+
+    def __getattr__(self, name: str) -> object:
+        if name == self._method:
+            self._method = ""
+
+            def panic(*args: object) -> None:
+                raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
+            return panic
+        return getattr(self._doc, name)
+
+
+@pytest.mark.parametrize("method", ["receive_sync_message", "generate_sync_message"])
+async def test_a_panic_in_the_binding_drops_the_link_which_heals(method: str) -> None:
+    """The link is dropped and dialled again with a fresh sync state; nothing is lost."""
+    async with running(host_node(), joiner_node("Bob")) as (host, bob):
+        await join(bob, host)
+        await until(lambda: converged([host, bob]), what="Bob in step")
+        doc = bob.session.doc
+        bob.session.doc = PanickingDoc(doc, method)  # type: ignore[assignment]
+        host.session.add_item("note", "après la panique")
+        host.local_changed()
+        await until(lambda: any("Automerge failed" in e.reason  # type: ignore[attr-defined]
+                                for e in recorder(bob).of(LinkProblem)), what="the failure said")
+        if isinstance(bob.session.doc, PanickingDoc):  # a failed receive puts back a copy
+            bob.session.doc = doc  # type: ignore[assignment]
+        bob.session.add_item("note", "et Bob aussi")
+        bob.local_changed()
+        await until(lambda: {"après la panique", "et Bob aussi"} <= texts(host) & texts(bob),
+                    15, "both notes on both sides after the link came back")
