@@ -41,3 +41,14 @@ def played(session: Session, clock: FakeClock) -> Session:
     session.end()
     sync_pair(session, bob)
     return session
+
+
+@pytest.fixture
+def room(session: Session) -> tuple[Session, Session, Session]:
+    """Anne (facilitator), Bob and Carl, all synced."""
+    bob = replica_of(session, "Bob")
+    carl = replica_of(session, "Carl")
+    sync_pair(session, bob)
+    sync_pair(session, carl)
+    sync_pair(session, bob)
+    return session, bob, carl

@@ -10,19 +10,7 @@ from model.control import Floor
 from model.ops import OperationError
 from model.reading import child
 from model.session import NotAllowed, Session
-from tests.replicas import FakeClock, replica_of, sync_pair
-
-
-@pytest.fixture
-def room(session: Session) -> tuple[Session, Session, Session]:
-    """Anne (facilitator), Bob and Carl, all synced."""
-    bob = replica_of(session, "Bob")
-    carl = replica_of(session, "Carl")
-    sync_pair(session, bob)
-    sync_pair(session, carl)
-    sync_pair(session, bob)
-    return session, bob, carl
-
+from tests.replicas import FakeClock, sync_pair
 
 # -- the floor --------------------------------------------------------------------
 

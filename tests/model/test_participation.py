@@ -11,17 +11,13 @@ from tests.replicas import FakeClock, replica_of, sync_pair
 
 
 @pytest.fixture
-def room(session: Session) -> tuple[Session, Session, Session]:
-    """Anne (facilitator), Bob and Carl, all synced, the session started."""
-    bob = replica_of(session, "Bob")
-    carl = replica_of(session, "Carl")
-    sync_pair(session, bob)
-    sync_pair(session, carl)
-    sync_pair(session, bob)
-    session.start()
-    sync_pair(session, bob)
-    sync_pair(session, carl)
-    return session, bob, carl
+def started(room: tuple[Session, Session, Session]) -> tuple[Session, Session, Session]:
+    """The three of them (``room``, from conftest), the session started."""
+    anne, bob, carl = room
+    anne.start()
+    sync_pair(anne, bob)
+    sync_pair(anne, carl)
+    return room
 
 
 def spoke(session: Session) -> tuple[str, ...]:
@@ -29,8 +25,8 @@ def spoke(session: Session) -> tuple[str, ...]:
 
 
 def test_everyone_given_the_floor_in_the_phase_has_spoken(
-        room: tuple[Session, Session, Session]) -> None:
-    anne, bob, carl = room
+        started: tuple[Session, Session, Session]) -> None:
+    anne, bob, carl = started
     assert spoke(anne) == ()
     anne.give_floor(carl.me)
     anne.give_floor("")
@@ -40,8 +36,8 @@ def test_everyone_given_the_floor_in_the_phase_has_spoken(
     assert spoke(anne) == spoke(bob) == (carl.me, bob.me)
 
 
-def test_a_round_counts_each_speaker_it_reaches(room: tuple[Session, Session, Session]) -> None:
-    anne, bob, carl = room
+def test_a_round_counts_each_speaker_it_reaches(started: tuple[Session, Session, Session]) -> None:
+    anne, bob, carl = started
     anne.start_round([bob.me, carl.me, anne.me])
     assert spoke(anne) == (bob.me,)
     anne.next_speaker()
@@ -50,8 +46,8 @@ def test_a_round_counts_each_speaker_it_reaches(room: tuple[Session, Session, Se
     assert spoke(anne) == (bob.me, carl.me)
 
 
-def test_a_phase_move_starts_the_count_again(room: tuple[Session, Session, Session]) -> None:
-    anne, bob, _ = room
+def test_a_phase_move_starts_the_count_again(started: tuple[Session, Session, Session]) -> None:
+    anne, bob, _ = started
     anne.give_floor(bob.me)
     anne.advance()
     assert spoke(anne) == ()
@@ -61,8 +57,8 @@ def test_a_phase_move_starts_the_count_again(room: tuple[Session, Session, Sessi
 
 
 def test_a_floor_given_by_someone_else_does_not_count(
-        room: tuple[Session, Session, Session]) -> None:
-    anne, bob, _ = room
+        started: tuple[Session, Session, Session]) -> None:
+    anne, bob, _ = started
     ops.append_control(bob.doc, actor=bob.actor, type="floor", now=1, who=bob.me)
     bob.refresh()
     sync_pair(anne, bob)
@@ -70,8 +66,8 @@ def test_a_floor_given_by_someone_else_does_not_count(
 
 
 def test_participation_counts_spoken_and_written_in_this_phase(
-        room: tuple[Session, Session, Session]) -> None:
-    anne, bob, carl = room
+        started: tuple[Session, Session, Session]) -> None:
+    anne, bob, carl = started
     bob.add_item("note", "Contexte")  # phase 1
     sync_pair(anne, bob)
     anne.advance()  # questions
@@ -90,8 +86,8 @@ def test_participation_counts_spoken_and_written_in_this_phase(
 
 
 def test_a_scribes_items_count_for_the_person_they_wrote_for(
-        room: tuple[Session, Session, Session]) -> None:
-    anne, bob, carl = room
+        started: tuple[Session, Session, Session]) -> None:
+    anne, bob, carl = started
     anne.assign_role("scribe", bob.me)
     sync_pair(anne, bob)
     bob.add_item("note", "Ce que dit Carl", on_behalf=carl.me)
@@ -126,8 +122,8 @@ def test_carried_actions_are_not_written_today(clock: FakeClock, codev) -> None:
     assert all(p.written == 0 for p in participation(second.snapshot))
 
 
-def test_who_spoke_is_never_exported(room: tuple[Session, Session, Session]) -> None:
-    anne, bob, carl = room
+def test_who_spoke_is_never_exported(started: tuple[Session, Session, Session]) -> None:
+    anne, bob, carl = started
     anne.give_floor(carl.me)
     anne.give_floor(bob.me)
     for fmt in export.FORMATS:
