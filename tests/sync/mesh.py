@@ -11,7 +11,9 @@ from pathlib import Path
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.events import NodeEvent
+from sync.link import LinkClosed, open_link
 from sync.node import SessionNode
+from sync.wire import PROTOCOL_VERSION, Hello, Ping, Pong, Sync
 
 CODE = "4821-9130"
 LOOPBACK = "127.0.0.1"
@@ -147,3 +149,25 @@ async def running(*nodes: SessionNode) -> AsyncIterator[list[SessionNode]]:
     finally:
         for node in reversed(started):
             await node.stop()
+
+
+async def send_as_peer(port: int, payloads: list[bytes]) -> str:
+    """Join the node at ``port`` with the code as a peer of our own making, send ``payloads``
+    as Sync envelopes, wait until they are taken, leave; why the link ended."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
+    await link.send(Hello(version=PROTOCOL_VERSION, peer_id="f" * 32, name="Fuzz",
+                          listen_port=None, is_host=False))
+    try:
+        for payload in payloads:
+            await link.send(Sync(data=payload))
+        # Frames are handled in order: a Pong means every payload was taken without harm.
+        await link.send(Ping(nonce=7, sent=0.0))
+        async with asyncio.timeout(10):
+            while not isinstance(await link.receive(), Pong):
+                pass
+        return "still open"
+    except LinkClosed as exc:
+        return exc.reason
+    finally:
+        await link.close()

@@ -23,17 +23,14 @@ from hypothesis import strategies as st
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.events import LinkProblem
-from sync.link import LinkClosed, open_link
-from sync.wire import PROTOCOL_VERSION, Hello, Ping, Pong, Sync
 from tests.sync.mesh import (
-    CODE,
-    LOOPBACK,
     converged,
     host_node,
     join,
     joiner_node,
     recorder,
     running,
+    send_as_peer,
 )
 from tests.sync.test_hostile_input import mutated
 
@@ -104,27 +101,6 @@ def test_session_takes_hostile_sync_messages_cleanly(data: bytes, fresh_state: b
     assert session.snapshot == Session(session.doc.fork()).snapshot
 
 
-async def _send_hostile(port: int, payloads: list[bytes]) -> str:
-    """Join with the code, then send ``payloads`` as Sync envelopes; why the link ended."""
-    reader, writer = await asyncio.open_connection(LOOPBACK, port)
-    link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
-    await link.send(Hello(version=PROTOCOL_VERSION, peer_id="f" * 32, name="Fuzz",
-                          listen_port=None, is_host=False))
-    try:
-        for payload in payloads:
-            await link.send(Sync(data=payload))
-        # Frames are handled in order: a Pong means every payload was taken without harm.
-        await link.send(Ping(nonce=7, sent=0.0))
-        async with asyncio.timeout(10):
-            while not isinstance(await link.receive(), Pong):
-                pass
-        return "still open"
-    except LinkClosed as exc:
-        return exc.reason
-    finally:
-        await link.close()
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payloads=st.lists(hostile, min_size=1, max_size=3))
 @example(payloads=[b"\x00garbage"])
@@ -134,7 +110,7 @@ def test_node_drops_a_link_that_sends_hostile_sync_messages(payloads: list[bytes
             host.session.add_item("note", "déjà là")
             host.local_changed()
             before = host.session.save()
-            reason = await _send_hostile(host.port, payloads)
+            reason = await send_as_peer(host.port, payloads)
             event("link still open" if reason == "still open" else "link dropped")
             problems = [e.reason for e in recorder(host).of(LinkProblem)]  # type: ignore[attr-defined]
             if reason == "still open":

@@ -6,8 +6,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from automerge.core import Document, SyncState
 
 from model import sessionfile
+from model.protocols import builtin_protocols
 from model.session import Session
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, LinkProblem, SaveFailed
 from sync.node import SessionNode
@@ -21,6 +23,7 @@ from tests.sync.mesh import (
     joiner_node,
     recorder,
     running,
+    send_as_peer,
     texts,
     until,
 )
@@ -293,14 +296,6 @@ async def test_at_most_one_sync_message_unacknowledged_per_link() -> None:
 async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_join() -> None:
     """An insider sends changes without what they depend on: Automerge would hold them for
     good and send a new joiner nothing. The node drops them, and the joiner gets the session."""
-    from automerge.core import Document, SyncState
-
-    from model.protocols import builtin_protocols
-    from model.session import Session
-    from sync.link import open_link
-    from sync.wire import PROTOCOL_VERSION, Hello
-    from tests.sync.mesh import CODE
-
     other = Session.create(title="Ailleurs", protocol=builtin_protocols()["codev"], name="Eve")
     base = other.doc.get_heads()
     other.add_item("note", "sans ses fondations")
@@ -319,14 +314,10 @@ async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_
     assert dangling is not None
 
     async with running(host_node()) as (host,):
-        reader, writer = await asyncio.open_connection(LOOPBACK, host.port)
-        link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
-        await link.send(Hello(version=PROTOCOL_VERSION, peer_id="e" * 32, name="Eve",
-                              listen_port=None, is_host=False))
-        await link.send(Sync(data=dangling.encode(), seq=1))
-        await until(lambda: host.session.has_dangling_changes(), 5, "the change held back")
+        # Eve joins with the code, sends it, is answered, and leaves.
+        assert await send_as_peer(host.port, [dangling.encode()]) == "still open"
+        assert host.session.has_dangling_changes()  # held back
         await until(lambda: not host.session.has_dangling_changes(), 5, "the change dropped")
-        await link.close()
         assert "sans ses fondations" not in texts(host)
         async with running(joiner_node("Bob")) as (bob,):
             await join(bob, host)
