@@ -12,7 +12,7 @@ understand raises ``ChangeFormatError`` and the caller falls back to ``diff``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 MAGIC = bytes.fromhex("856f4a83")
@@ -206,6 +206,35 @@ def obj_id_of(raw: bytes) -> ObjId:
     reader = _Reader(raw, 2 + length)
     reader.uleb()  # actor index
     return reader.uleb(), raw[2 : 2 + length]
+
+
+def _uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)
+
+
+SYNC_MESSAGE = 0x42
+
+
+def changes_message(changes: Sequence[bytes]) -> bytes:
+    """An Automerge sync message that carries ``changes`` and says nothing else.
+
+    The binding has no ``apply_changes``; a sync message with no heads, no
+    needs and no bloom filter, taken with a throwaway ``SyncState``, applies the
+    changes (those whose dependencies are missing wait for them, as usual) and
+    teaches that state nothing. Layout: type byte, then heads, needs and haves,
+    each a count (here 0), then the count of changes and each one length-prefixed.
+    """
+    parts = [bytes((SYNC_MESSAGE,)), _uleb(0), _uleb(0), _uleb(0), _uleb(len(changes))]
+    for change in changes:
+        parts += (_uleb(len(change)), change)
+    return b"".join(parts)
 
 
 def sync_message_needs(raw: bytes) -> int:

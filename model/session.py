@@ -21,7 +21,7 @@ from automerge.core import ROOT, Document, Message, ObjType, SyncState
 
 from model import continuation, ops
 from model.authorship import parse_op_id
-from model.changes import sync_message_needs
+from model.changes import changes_message, sync_message_needs
 from model.control import meeting_problem
 from model.protocols import Protocol
 from model.reading import child, scalar
@@ -228,6 +228,22 @@ class Session:
             return False
         self._stale = True
         return True
+
+    def apply_changes(self, changes: Sequence[bytes]) -> bool:
+        """Apply changes a peer pushed; True when the document changed.
+
+        Changes may come in any order: one whose dependencies are missing waits
+        for them, as with a sync message. Bytes that are not changes raise, and
+        nothing of the batch is kept.
+        """
+        return self.receive_sync_message(SyncState(), Message.decode(changes_message(changes)))
+
+    def changes_since(self, heads: Sequence[bytes], *, mine: bool = False) -> list[bytes]:
+        """The encoded changes the document holds beyond ``heads`` (only ours if ``mine``)."""
+        changes = self.doc.get_changes(list(heads))
+        if mine:
+            return [c.bytes for c in changes if c.actor_id == self.actor]
+        return [c.bytes for c in changes]
 
     def has_dangling_changes(self) -> bool:
         """Whether the document holds back changes whose dependencies it does not have.

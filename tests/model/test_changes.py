@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from model.changes import (
     ROOT_OBJ,
     ChangeFormatError,
+    changes_message,
     obj_id_of,
     parse_change,
     parse_runs,
@@ -130,3 +131,47 @@ def test_a_sync_message_says_how_many_changes_it_needs() -> None:
     assert not session.has_dangling_changes()
     assert session.snapshot == before
     assert session.doc.save() == Session(Document.load(whole.save())).doc.save()
+
+
+def test_a_changes_message_is_a_sync_message_the_binding_reads_back_unchanged() -> None:
+    from automerge.core import Message
+
+    doc = Document(A)
+    for key in ("a", "b"):
+        with doc.transaction() as tx:
+            tx.put(ROOT, key, ScalarType.Str, key * 200)  # long enough to be compressed
+    changes = [change.bytes for change in doc.get_changes([])]
+    raw = changes_message(changes)
+    assert Message.decode(raw).encode() == raw
+    assert changes_message([]) == bytes([0x42, 0, 0, 0, 0])
+
+
+def test_pushed_changes_apply_in_any_order(session: Session) -> None:
+    """A change that arrives before the one it depends on waits for it, then both apply."""
+    heads = session.doc.get_heads()
+    bob = replica_of(session, "Bob")
+    bob.add_item("question", "Pourquoi ?")
+    bob.add_item("advice", "Parce que.")
+    mine = bob.changes_since(heads, mine=True)
+    assert len(mine) == 3  # Bob joining, then his two items
+    assert session.apply_changes(mine[1:]) is False  # they wait for their dependency
+    assert session.has_dangling_changes()
+    assert session.apply_changes(mine[:1]) is True
+    assert not session.has_dangling_changes()
+    assert {i.text for i in session.snapshot.items} >= {"Pourquoi ?", "Parce que."}
+    assert sorted(session.doc.get_heads()) == sorted(bob.doc.get_heads())
+    assert session.apply_changes(mine) is False  # already held: nothing changes
+
+
+def test_changes_since_keeps_ours_apart(session: Session) -> None:
+    bob = replica_of(session, "Bob")
+    heads = session.doc.get_heads()
+    session.add_item("note", "d'Anne")
+    sync_pair(session, bob)
+    bob.add_item("note", "de Bob")
+    sync_pair(session, bob)
+    assert len(session.changes_since(heads)) == 3  # Bob's join, Anne's note, Bob's note
+    [ours] = session.changes_since(heads, mine=True)
+    other = Session(Document.load(session.doc.save()))
+    assert other.changes_since(heads, mine=True) == []  # a replica with another actor
+    assert ours in session.changes_since(heads)
