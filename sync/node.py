@@ -3,10 +3,12 @@
 The node owns a TCP listener, the optional zeroconf advertisement, one
 secure link per peer and every task around them. Per link it runs the
 standard Automerge sync protocol with its own ``SyncState`` until both sides
-are quiet; a local change is saved, then pushed to every peer; a remote change
-is applied, forwarded to the other peers, saved shortly after and announced
-as one coalesced ``DocumentChanged`` event. Leaving ``async with`` says bye to
-every peer, saves, and stops every task the node started.
+are quiet, when the link comes up and whenever a ping shows the two documents
+differ. A local change is saved, then pushed at once to every peer as its
+encoded changes; a remote change is applied, forwarded to the peers with no
+link to its sender, saved shortly after and announced as one coalesced
+``DocumentChanged`` event. Leaving ``async with`` says bye to every peer,
+saves, and stops every task the node started.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 
 from automerge.core import Message, SyncState
 
@@ -41,10 +43,12 @@ from sync.handshake import HandshakeError, PeerRejected, WrongCode
 from sync.link import Link, LinkClosed, open_link
 from sync.ratelimit import FailureLimiter
 from sync.wire import (
+    MAX_PING_HEADS,
     PROTOCOL_VERSION,
     REJECT_BUSY,
     REJECT_WRONG_CODE,
     Bye,
+    Changes,
     Code,
     Hello,
     Peers,
@@ -69,6 +73,7 @@ STOP_GRACE: Final = 2.0  # seconds a leaving node waits for its last changes to 
 LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one save and send
 DANGLING_CHECK: Final = 1.0  # seconds between two looks for changes held back for good
 ACK_TIMEOUT: Final = 2.0  # seconds an unacknowledged sync message may hold back the next
+PUSH_BYTES: Final = 1024 * 1024  # changes per pushed frame, well under the frame limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,8 @@ class _Peer:
     sent_at: float = 0.0
     owed: int = 0  # the peer's last message, which we have not acknowledged yet
     pending: bool = False  # something to send once our last message is acknowledged
+    reconciled: list[bytes] | None = None  # our heads when we last started an exchange over
+    restart: bool = False  # start the exchange over with the next message
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     left_on_purpose: bool = False
 
@@ -174,8 +181,10 @@ class SessionNode:
         self._sync_arrived = asyncio.Event()
         self._save_failed = False
         self._ping_nonce = 0
-        self._relay: set[_Peer] = set()
-        self._relay_scheduled = False
+        self._replies: set[_Peer] = set()
+        self._replies_scheduled = False
+        self._pushed: list[bytes] = []  # our heads when our changes were last pushed
+        self._pushes: list[tuple[_Peer, list[bytes]]] = []  # arrived this loop turn
         self._dangling_handle: asyncio.TimerHandle | None = None
         self._dangling_seen = False
         self.refused: str | None = None  # why our code was refused, if it was
@@ -193,6 +202,7 @@ class SessionNode:
 
     async def start(self) -> None:
         """Listen for peers and start the background tasks."""
+        self._pushed = self.session.doc.get_heads()  # what exists now goes with each link's sync
         if self.accept_incoming:
             self._server = await asyncio.start_server(
                 self._on_incoming, host=self.listen_host, port=self.port)
@@ -307,19 +317,13 @@ class SessionNode:
             self._local_handle.cancel()
             self._local_handle = None
         if self._unsaved_local and self._save():
-            self._push_all()
+            self._push_local()
         return not self._unsaved_local
 
     def _flush_local(self) -> None:
         self._local_handle = None
-        now = time.monotonic()
-        if self._peers and all(p.awaiting(now) for p in self._peers.values()):
-            # Nothing can leave before an acknowledgement: save then, with what came since.
-            for peer in self._peers.values():
-                peer.pending = True
-            return
         if self._save():
-            self._push_all()
+            self._push_local()
 
     def set_presence(self, **fields: object) -> None:
         """Update and broadcast our ephemeral presence (hand, done, typing)."""
@@ -381,6 +385,7 @@ class SessionNode:
         def run() -> None:
             self._save_handle = None
             if self._save():  # what waited for the save (after a failed one) may go now
+                self._push_local()
                 for peer in list(self._peers.values()):
                     if peer.pending:
                         self._sync_out(peer)
@@ -418,8 +423,8 @@ class SessionNode:
         While our last message is unacknowledged the next waits (``pending``) and
         only an acknowledgement of theirs leaves, so two peers waiting on each
         other cannot stall. Automerge alone would resend every change not yet
-        confirmed with each message that crosses one of theirs: in a burst of ten
-        writers that was most of the traffic and of the time.
+        confirmed with each message that crosses one of theirs. A ``restart``
+        asked for by ``_reconcile`` happens here, with the next message.
         """
         if peer.awaiting(time.monotonic()):
             peer.pending = True
@@ -431,6 +436,10 @@ class SessionNode:
             self._send_ack(peer)
             return
         peer.pending = False
+        reset, peer.restart = peer.restart, False
+        if reset:
+            peer.sync_state = SyncState()
+            peer.reconciled = self.session.doc.get_heads()
         try:
             message = self.session.generate_sync_message(peer.sync_state)
         except SyncFailed as exc:  # start this link again, with a fresh sync state
@@ -443,7 +452,8 @@ class SessionNode:
             return
         peer.sent_seq += 1
         peer.sent_at = time.monotonic()
-        self._send(peer, Sync(data=message.encode(), seq=peer.sent_seq, ack=peer.owed))
+        self._send(peer, Sync(data=message.encode(), seq=peer.sent_seq, ack=peer.owed,
+                              reset=reset))
         peer.owed = 0
 
     def _send_ack(self, peer: _Peer) -> None:
@@ -451,9 +461,39 @@ class SessionNode:
             self._send(peer, Sync(data=b"", ack=peer.owed))
             peer.owed = 0
 
-    def _push_all(self) -> None:
-        for peer in list(self._peers.values()):
-            self._sync_out(peer)
+    def _push_local(self) -> None:
+        """Push the changes we made since the last push to every peer, once each.
+
+        Only saved changes leave (a restart would reuse their numbers), hence the
+        callers save first. A push lost with its link is not missed: the sync
+        exchange of the next link sends whatever the peer lacks.
+        """
+        if self._unsaved_local:
+            return
+        heads = self.session.doc.get_heads()
+        if heads == self._pushed:
+            return
+        changes = self.session.changes_since(self._pushed, mine=True)
+        self._pushed = heads
+        if changes:
+            self._push(changes, list(self._peers.values()))
+
+    def _push(self, changes: list[bytes], peers: list[_Peer]) -> None:
+        for batch in _batches(changes, PUSH_BYTES):
+            frame = Changes(changes=batch)
+            for peer in peers:
+                self._send(peer, frame)
+
+    def _reconcile(self, peer: _Peer) -> None:
+        """Start the sync exchange with ``peer`` over from nothing, on both sides.
+
+        Pushes keep a link's ``SyncState`` from seeing most changes go by, so its
+        idea of what the peer holds grows stale and its next message would resend
+        them all. A fresh start sends our heads and a Bloom filter of our changes;
+        the answer carries exactly what we lack, and ours what they lack.
+        """
+        peer.restart = True
+        self._sync_out(peer)
 
     # -- connections ------------------------------------------------------------------
     async def _on_incoming(self, reader: asyncio.StreamReader,
@@ -565,13 +605,15 @@ class SessionNode:
         if listen is not None:
             self._addr_peer[listen] = hello.peer_id
         peer = _Peer(hello.peer_id, hello.name, link, hello.is_host, listen,
-                     last_heard=time.monotonic())
+                     last_heard=time.monotonic(), reconciled=self.session.doc.get_heads())
         if not self._admit(peer):
             await link.close()
             return "duplicate"
         self._peers[peer.peer_id] = peer
         self._emit(PeersChanged())
-        self._links_changed()
+        if not self._links_changed():
+            # Our presence may have gone over a duplicate link that was just closed.
+            self._send(peer, self.presence)
         others = [a for a in self.peer_addresses() if a != listen]
         if others:
             self._send(peer, Peers(addrs=others))
@@ -624,18 +666,31 @@ class SessionNode:
         while True:
             envelope = await link.receive()
             peer.last_heard = time.monotonic()
+            if self._pushes and not isinstance(envelope, Changes):
+                # Frames are taken in order: pushes queued for this turn go first.
+                refused = self._apply_pushes()
+                mine = refused.pop(peer, None)
+                self._drop_links(refused)
+                if mine is not None:
+                    raise LinkClosed(mine)
             match envelope:
-                case Sync(data=data, seq=seq, ack=ack):
+                case Sync(data=data, seq=seq, ack=ack, reset=reset):
                     peer.last_sync_in = time.monotonic()
                     self._sync_arrived.set()
                     if ack > peer.acked:
                         peer.acked = min(ack, peer.sent_seq)
                     if seq:
                         peer.owed = seq
+                    if reset:
+                        peer.sync_state = SyncState()
+                        peer.reconciled = self.session.doc.get_heads()
                     if data:
                         self._on_sync(peer, data)
                     elif peer.pending or peer.owed:  # an acknowledgement: what waited may go
                         self._schedule_reply(peer)
+                case Changes(changes=changes):
+                    peer.last_sync_in = time.monotonic()
+                    self._on_changes(peer, changes)
                 case Presence() if envelope.peer_id == peer.peer_id:
                     peer.presence = envelope
                     self._emit(PeersChanged())
@@ -644,8 +699,11 @@ class SessionNode:
                         if (host, port) not in self._addr_peer or \
                                 self._addr_peer[(host, port)] not in self._peers:
                             self.connect(host, port)
-                case Ping(nonce=nonce, sent=sent):
+                case Ping(nonce=nonce, sent=sent, heads=heads):
                     self._send(peer, Pong(nonce=nonce, sent=sent, peer_time=self.clock()))
+                    ours = self.session.doc.get_heads()
+                    if sorted(heads) == sorted(ours):
+                        peer.reconciled = ours  # in step: no need to start over
                 case Pong(sent=sent, peer_time=peer_time):
                     now = self.clock()
                     rtt = max(0.0, now - sent)
@@ -664,38 +722,100 @@ class SessionNode:
                     log.info("ignored %s from %s", type(envelope).__name__, peer.name)
 
     def _on_sync(self, peer: _Peer, data: bytes) -> None:
+        before = self.session.doc.get_heads()
         try:
             message = Message.decode(data)
             changed = self.session.receive_sync_message(peer.sync_state, message)
         except Exception as exc:  # the binding raises bare Exception on bad input
-            # What this peer left waiting for dependencies will not be completed by it.
-            if self.session.has_dangling_changes():
-                self._drop_dangling()
-            raise LinkClosed(f"bad sync message from {peer.name}: {exc}") from None
+            self._refuse(peer, f"bad sync message from {peer.name}: {exc}")
         self._check_dangling_later()
         if changed:
-            self._announce_change()
-            self._save_later(self.save_delay)
-            # Relay only to peers that have no link of their own to the sender: in a full
-            # mesh the author reaches everyone directly and nobody relays (n, not n², frames).
-            for other in list(self._peers.values()):
-                if other is not peer and not (
-                        other.presence is not None and peer.peer_id in other.presence.links):
-                    self._relay.add(other)
+            self._arrived([peer], before)
         # The answer waits for the end of this loop turn: frames that arrived together get
         # one answer (generating one costs a pass over the changes in flight).
         self._schedule_reply(peer)
 
-    def _schedule_reply(self, peer: _Peer) -> None:
-        self._relay.add(peer)
-        if not self._relay_scheduled:
-            self._relay_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_relay)
+    def _on_changes(self, peer: _Peer, changes: list[bytes]) -> None:
+        """Queue pushed changes; all that arrive in one loop turn are applied at once.
 
-    def _flush_relay(self) -> None:
-        """Send what arrived to the peers that need it, once per burst."""
-        self._relay_scheduled = False
-        targets, self._relay = self._relay, set()
+        Applying costs Automerge a pass per call as well as per change: in a burst
+        nine peers' pushes taken together cost about half of taking them one by one.
+        """
+        self._pushes.append((peer, changes))
+        if len(self._pushes) == 1:
+            asyncio.get_running_loop().call_soon(self._apply_pushes_later)
+
+    def _apply_pushes_later(self) -> None:
+        self._drop_links(self._apply_pushes())
+
+    def _drop_links(self, refused: dict[_Peer, str]) -> None:
+        for peer, reason in refused.items():
+            log.info("dropping the link to %s: %s", peer.name, reason)
+            self._emit(LinkProblem(peer.link.remote[0], reason))
+            self._spawn(peer.link.close(), "close-bad-changes")
+
+    def _apply_pushes(self) -> dict[_Peer, str]:
+        """Apply the queued pushes; the peers whose bytes were not changes, and why."""
+        pushes, self._pushes = self._pushes, []
+        pushes = [(peer, changes) for peer, changes in pushes
+                  if self._peers.get(peer.peer_id) is peer]
+        if not pushes:
+            return {}
+        before = self.session.doc.get_heads()
+        refused: dict[_Peer, str] = {}
+        try:
+            changed = self.session.apply_changes([c for _, changes in pushes for c in changes])
+        except Exception:  # someone sent bytes that are not changes: find out who
+            changed = False
+            for peer, changes in pushes:
+                if peer in refused:
+                    continue
+                try:
+                    changed = self.session.apply_changes(changes) or changed
+                except Exception as exc:  # the binding raises bare Exception on bad input
+                    refused[peer] = f"bad changes from {peer.name}: {exc}"
+            # What a refused peer left waiting for dependencies will not be completed by it.
+            if refused and self.session.has_dangling_changes():
+                self._drop_dangling()
+        self._check_dangling_later()
+        if changed:
+            senders = {peer.peer_id: peer for peer, _ in pushes if peer not in refused}
+            self._arrived(list(senders.values()), before)
+        return refused
+
+    def _refuse(self, peer: _Peer, reason: str) -> NoReturn:
+        # What this peer left waiting for dependencies will not be completed by it.
+        if self.session.has_dangling_changes():
+            self._drop_dangling()
+        raise LinkClosed(reason)
+
+    def _arrived(self, senders: list[_Peer], before: list[bytes]) -> None:
+        """New changes came from ``senders``: announce, save soon, relay where needed."""
+        self._announce_change()
+        self._save_later(self.save_delay)
+        if not self._unsaved_local and self._local_handle is None:
+            # Nothing of ours waits to be pushed: the next push starts from here, and does
+            # not sift through what others wrote.
+            self._pushed = self.session.doc.get_heads()
+        # Relay only to peers that have no link of their own to a sender: in a full
+        # mesh the author reaches everyone directly and nobody relays (n, not n², frames).
+        targets = [other for other in self._peers.values() if any(
+            sender is not other and (other.presence is None
+                                     or sender.peer_id not in other.presence.links)
+            for sender in senders)]
+        if targets:
+            self._push(self.session.changes_since(before), targets)
+
+    def _schedule_reply(self, peer: _Peer) -> None:
+        self._replies.add(peer)
+        if not self._replies_scheduled:
+            self._replies_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_replies)
+
+    def _flush_replies(self) -> None:
+        """Answer the sync messages that arrived this loop turn, once per peer."""
+        self._replies_scheduled = False
+        targets, self._replies = self._replies, set()
         for other in targets:
             if self._peers.get(other.peer_id) is other:
                 self._sync_out(other)
@@ -717,7 +837,10 @@ class SessionNode:
             self._dangling_seen = False
             return
         if not self._dangling_seen:
+            # Pushes from several peers may cross: ask everyone for what is missing.
             self._dangling_seen = True
+            for peer in list(self._peers.values()):
+                self._reconcile(peer)
             self._check_dangling_later()
             return
         self._dangling_seen = False
@@ -726,18 +849,20 @@ class SessionNode:
     def _drop_dangling(self) -> None:
         log.warning("dropping changes received without the changes they depend on")
         self.session.drop_dangling_changes()
-        for peer in self._peers.values():  # start every exchange again from what we hold
-            peer.sync_state = SyncState()
         self._save()
-        self._push_all()
+        for peer in list(self._peers.values()):  # start every exchange again from what we hold
+            self._reconcile(peer)
 
-    def _links_changed(self) -> None:
-        """Tell every peer whom we are linked to (they use it to avoid needless relays)."""
+    def _links_changed(self) -> bool:
+        """Tell every peer whom we are linked to (they use it to avoid needless relays);
+        False if that had not changed (and nothing was sent)."""
         links = tuple(sorted(self._peers))
-        if links != self.presence.links:
-            self.presence = Presence(**{**self._presence_fields(), "links": links})  # type: ignore[arg-type]
-            for peer in list(self._peers.values()):
-                self._send(peer, self.presence)
+        if links == self.presence.links:
+            return False
+        self.presence = Presence(**{**self._presence_fields(), "links": links})  # type: ignore[arg-type]
+        for peer in list(self._peers.values()):
+            self._send(peer, self.presence)
+        return True
 
     async def _ping_loop(self) -> None:
         while True:
@@ -750,7 +875,23 @@ class SessionNode:
                     await peer.link.close()
                     continue
                 self._ping_nonce += 1
-                self._send(peer, Ping(nonce=self._ping_nonce, sent=self.clock()))
-                # A backstop for relays skipped on stale link lists: Automerge sends nothing
-                # when both sides are already in step.
-                self._sync_out(peer)
+                heads = self.session.doc.get_heads()
+                self._send(peer, Ping(nonce=self._ping_nonce, sent=self.clock(),
+                                      heads=heads[:MAX_PING_HEADS]))
+                # A backstop for pushes lost or relays skipped on stale link lists: once
+                # per interval with changes, the exchange starts over and fills any gap.
+                if peer.reconciled != heads and not peer.restart:
+                    self._reconcile(peer)
+
+
+def _batches(changes: list[bytes], limit: int) -> list[list[bytes]]:
+    """``changes`` in order, cut into lists of at most ``limit`` bytes (or one change)."""
+    batches: list[list[bytes]] = [[]]
+    size = 0
+    for change in changes:
+        if batches[-1] and size + len(change) > limit:
+            batches.append([])
+            size = 0
+        batches[-1].append(change)
+        size += len(change)
+    return batches if batches[0] else []

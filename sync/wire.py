@@ -15,12 +15,14 @@ import msgspec
 __all__ = [
     "HANDSHAKE_MAX_FRAME",
     "MAX_FRAME",
+    "MAX_PING_HEADS",
     "PROTOCOL_VERSION",
     "REJECT_BUSY",
     "REJECT_VERSION",
     "REJECT_WRONG_CODE",
     "REJECT_WRONG_SESSION",
     "Bye",
+    "Changes",
     "Confirm",
     "Envelope",
     "FrameDecoder",
@@ -44,8 +46,9 @@ __all__ = [
     "encode_handshake",
 ]
 
-PROTOCOL_VERSION: Final = 2
+PROTOCOL_VERSION: Final = 3
 MAX_FRAME: Final = 8 * 1024 * 1024
+MAX_PING_HEADS: Final = 256  # concurrent heads a ping may carry (more are left out)
 # Handshake messages are a few dozen bytes; a listener can hold unauthenticated peers to this
 # much smaller limit so a stranger cannot make it buffer megabytes.
 HANDSHAKE_MAX_FRAME: Final = 4096
@@ -128,6 +131,22 @@ class Sync(msgspec.Struct, frozen=True, tag=True):
     data: bytes
     seq: Annotated[int, msgspec.Meta(ge=0)] = 0
     ack: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # The sender starts the exchange over from nothing (a fresh ``SyncState``): so does
+    # the receiver, and the round costs two Bloom filters instead of a stale guess.
+    reset: bool = False
+
+
+class Changes(msgspec.Struct, frozen=True, tag=True):
+    """Automerge changes pushed as soon as they exist, outside the sync exchange.
+
+    The author pushes its own changes to every peer; a peer relays what it
+    received to the peers with no link to the sender. Each change is the
+    binding's encoded change chunk; one whose dependencies have not arrived
+    waits for them. The sync exchange stays the authority: it runs when a link
+    comes up and whenever the two documents may differ, so a lost push is only late.
+    """
+
+    changes: list[bytes]
 
 
 class Presence(msgspec.Struct, frozen=True, tag=True):
@@ -153,6 +172,8 @@ class Ping(msgspec.Struct, frozen=True, tag=True):
 
     nonce: int
     sent: float
+    # The sender's document heads: a peer that has the same need not start a sync over.
+    heads: Annotated[list[bytes], msgspec.Meta(max_length=MAX_PING_HEADS)] = []
 
 
 class Pong(msgspec.Struct, frozen=True, tag=True):
@@ -176,7 +197,7 @@ class Bye(msgspec.Struct, frozen=True, tag=True):
     reason: str = ""
 
 
-Envelope = Hello | Sync | Presence | Peers | Ping | Pong | Code | Bye
+Envelope = Hello | Sync | Changes | Presence | Peers | Ping | Pong | Code | Bye
 
 # msgspec raises UnicodeDecodeError, not DecodeError, for invalid UTF-8 in a string
 # (msgspec/msgspec#714), so both mean "malformed" here.

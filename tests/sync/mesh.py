@@ -13,7 +13,7 @@ from model.session import Session
 from sync.events import NodeEvent
 from sync.link import LinkClosed, open_link
 from sync.node import SessionNode
-from sync.wire import PROTOCOL_VERSION, Hello, Ping, Pong, Sync
+from sync.wire import PROTOCOL_VERSION, Changes, Hello, Ping, Pong, Sync
 
 CODE = "4821-9130"
 LOOPBACK = "127.0.0.1"
@@ -151,16 +151,17 @@ async def running(*nodes: SessionNode) -> AsyncIterator[list[SessionNode]]:
             await node.stop()
 
 
-async def send_as_peer(port: int, payloads: list[bytes]) -> str:
+async def send_as_peer(port: int, payloads: list[bytes], *, pushed: bool = False) -> str:
     """Join the node at ``port`` with the code as a peer of our own making, send ``payloads``
-    as Sync envelopes, wait until they are taken, leave; why the link ended."""
+    as Sync envelopes (as pushed Changes, one each, if ``pushed``), wait until they are
+    taken, leave; why the link ended."""
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
     link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
     await link.send(Hello(version=PROTOCOL_VERSION, peer_id="f" * 32, name="Fuzz",
                           listen_port=None, is_host=False))
     try:
         for payload in payloads:
-            await link.send(Sync(data=payload))
+            await link.send(Changes(changes=[payload]) if pushed else Sync(data=payload))
         # Frames are handled in order: a Pong means every payload was taken without harm.
         await link.send(Ping(nonce=7, sent=0.0))
         async with asyncio.timeout(10):

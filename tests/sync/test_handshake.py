@@ -171,8 +171,8 @@ def test_derivation_matches_the_documented_construction(
     r2i = hkdf(secret, DOMAIN + b"key responder->initiator")
     assert a.keys == SessionKeys(send_key=i2r, recv_key=r2i)
     assert b.keys == SessionKeys(send_key=r2i, recv_key=i2r)
-    # Frozen value (protocol 2): changing any label or the transcript breaks compatibility.
-    assert i2r.hex() == "1bd7925a1f12585b5488695530b9611853f05421aa8336160dceaa0bc00cf231"
+    # Frozen value (protocol 3): changing any label or the transcript breaks compatibility.
+    assert i2r.hex() == "0508464a6a8dec441956e97fa23a3ecbbc2597ed17209dc189791c98d4d5d0d5"
 
 
 # --- Wrong code, wrong session, wrong version ---------------------------------------------------

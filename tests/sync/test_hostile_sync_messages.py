@@ -8,6 +8,7 @@ genuine sync messages:
   together, or raises an ``Exception`` (the binding's bare one, never a Rust
   panic, which Python sees as a ``BaseException``) and leaves the document,
   its heads and its snapshot exactly as they were;
+- ``Session.apply_changes`` does the same with pushed changes;
 - a running ``SessionNode`` closes the offending link, keeps its document,
   and goes on serving other peers.
 """
@@ -60,9 +61,23 @@ def _genuine_messages() -> list[bytes]:
     return messages
 
 
+def _genuine_changes() -> list[bytes]:
+    """The changes a replica pushes: a session made from nothing, then items added."""
+    ours = Session.create(title="Séance", protocol=builtin_protocols()["codev"], name="Anne")
+    for i in range(3):
+        ours.add_item("question", f"Question {i} ?")
+    return [change.bytes for change in ours.doc.get_changes([])]
+
+
+def _damaged(genuine: list[bytes]) -> st.SearchStrategy[bytes]:
+    return st.binary(max_size=300) | mutated(genuine) | st.sampled_from(genuine).flatmap(
+        lambda m: st.integers(min_value=0, max_value=len(m) - 1).map(lambda n: m[:n]))
+
+
 GENUINE = _genuine_messages()
-hostile = st.binary(max_size=300) | mutated(GENUINE) | st.sampled_from(GENUINE).flatmap(
-    lambda m: st.integers(min_value=0, max_value=len(m) - 1).map(lambda n: m[:n]))
+GENUINE_CHANGES = _genuine_changes()
+hostile = _damaged(GENUINE)
+hostile_changes = _damaged(GENUINE_CHANGES)
 
 
 def _target() -> Session:
@@ -101,22 +116,49 @@ def test_session_takes_hostile_sync_messages_cleanly(data: bytes, fresh_state: b
     assert session.snapshot == Session(session.doc.fork()).snapshot
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.lists(hostile_changes, min_size=1, max_size=3),
+       genuine=st.lists(st.sampled_from(GENUINE_CHANGES), max_size=3))
+@example(changes=[b""], genuine=[])
+@example(changes=[GENUINE_CHANGES[-1][:-1]], genuine=GENUINE_CHANGES[:-1])
+def test_session_takes_hostile_pushed_changes_cleanly(changes: list[bytes],
+                                                      genuine: list[bytes]) -> None:
+    """Pushed changes, damaged and mixed with genuine ones: applied if they hold together,
+    else refused with the document, its heads and its snapshot as they were."""
+    session = _target()
+    heads, saved, snapshot = session.doc.get_heads(), session.save(), session.snapshot
+    try:
+        changed = session.apply_changes([*genuine, *changes])
+    except Exception:
+        event("refused")
+        assert session.doc.get_heads() == heads
+        assert session.save() == saved
+        assert session.snapshot == snapshot
+        return
+    event("applied, changed" if changed else "applied, no change")
+    assert changed == (session.doc.get_heads() != heads)
+    assert session.snapshot == Session(session.doc.fork()).snapshot
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payloads=st.lists(hostile, min_size=1, max_size=3))
-@example(payloads=[b"\x00garbage"])
-def test_node_drops_a_link_that_sends_hostile_sync_messages(payloads: list[bytes]) -> None:
+@given(payloads=st.lists(hostile | hostile_changes, min_size=1, max_size=3), pushed=st.booleans())
+@example(payloads=[b"\x00garbage"], pushed=False)
+@example(payloads=[b"\x00garbage"], pushed=True)
+def test_node_drops_a_link_that_sends_hostile_sync_messages(payloads: list[bytes],
+                                                            pushed: bool) -> None:
     async def scenario() -> None:
         async with running(host_node()) as (host,):
             host.session.add_item("note", "déjà là")
             host.local_changed()
             before = host.session.save()
-            reason = await send_as_peer(host.port, payloads)
+            reason = await send_as_peer(host.port, payloads, pushed=pushed)
             event("link still open" if reason == "still open" else "link dropped")
             problems = [e.reason for e in recorder(host).of(LinkProblem)]  # type: ignore[attr-defined]
             if reason == "still open":
                 assert not problems, problems
             else:
-                assert any("bad sync message from Fuzz" in p for p in problems), (reason, problems)
+                said = "bad changes from Fuzz" if pushed else "bad sync message from Fuzz"
+                assert any(said in p for p in problems), (reason, problems)
                 assert host.session.save() == before, "a rejected message changed the document"
             # Whatever was taken held together: the replica reads like a fresh one.
             assert host.session.snapshot == Session(host.session.doc.fork()).snapshot

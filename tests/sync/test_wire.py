@@ -35,7 +35,7 @@ from sync.wire import (
 
 
 def test_constants() -> None:
-    assert PROTOCOL_VERSION == 2
+    assert PROTOCOL_VERSION == 3
     assert MAX_FRAME == 8 * 1024 * 1024
     assert HANDSHAKE_MAX_FRAME < MAX_FRAME
 
