@@ -258,7 +258,10 @@ def touched_by(patch_text: str) -> tuple[str, str | None] | None:
 
 
 _SECTIONS = frozenset({K_SESSION, K_PROTOCOL, K_PARTICIPANTS, K_CONTROL})
-FULL_READ_AFTER = 256  # changes in one refresh beyond which a full read is cheaper
+# Reading an item anew costs about 0.14 ms when found through its change (decoding the
+# change, then the item), reading every item about 0.04 ms each: past about half as many
+# changes as items held (and at least this many), one full read is cheaper.
+FULL_READ_AFTER = 64
 _ITEMS_MAP = "<items>"  # owner tag of the items map itself: its keys are item ids
 
 
@@ -442,8 +445,8 @@ class SnapshotBuilder:
         item_ids: set[str] = set()
         created: dict[ObjId, tuple[str, str | None]] = {}
         changes = self.doc.get_changes(self.heads)
-        if len(changes) > FULL_READ_AFTER:
-            # A late joiner's first sync: reading everything once beats decoding it all.
+        if len(changes) > max(FULL_READ_AFTER, len(self._items) // 2):
+            # A late joiner's first sync, a burst: reading everything once beats decoding it all.
             return set(_SECTIONS), set(), True
         for change in changes:
             try:
