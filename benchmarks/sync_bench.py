@@ -40,6 +40,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from automerge.core import Document  # noqa: E402
+
 from model import sessionfile  # noqa: E402
 from model.protocols import builtin_protocols  # noqa: E402
 from model.session import Session  # noqa: E402
@@ -453,6 +455,7 @@ class Burst:
     seconds: float | None  # None: not converged before the deadline
     slowest: int  # items held by the slowest peer when it ended
     total: int
+    cpu: float | None = None  # CPU seconds per peer (mean) until converged
 
 
 def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) -> Burst:
@@ -463,6 +466,7 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
     scripts = ["".join(add_line(90_000 + j * per_peer + k) + "\n" for k in range(per_peer))
                for j in range(len(peers))]
     marks = [len(p.events) for p in peers]
+    cpu = [p.cpu_seconds() for p in peers]
     start = time.time()
     for proc, script in zip(peers, scripts, strict=True):
         proc.send(script)
@@ -498,10 +502,40 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
         with fleet.cv:
             fleet.cv.wait(0.05)
     elapsed = max(reached.values()) - start
+    used = statistics.mean(p.cpu_seconds() - c for p, c in zip(peers, cpu, strict=True))
     final = settle(fleet, peers)
     if final != total:
         raise RuntimeError(f"burst: expected {total} items, peers hold {final}")
-    return Burst(elapsed, total, total)
+    return Burst(elapsed, total, total, used)
+
+
+def burst_floor(peers: int, per_peer: int) -> float:
+    """CPU seconds one peer of the burst cannot do without, measured in this process.
+
+    Add its own items, take everyone else's in one batch (the cheapest way
+    Automerge applies them) and read them into its snapshot once: no network,
+    no encryption, no saving, no events. Times the peers, divided by the cores,
+    it is how soon the burst could converge on this machine at the very best.
+    """
+    base = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host")
+    start, data = base.doc.get_heads(), base.doc.save()
+    pushed: list[bytes] = []
+    for j in range(1, peers):
+        other = Session(Document.load(data))
+        for k in range(per_peer):
+            i = j * per_peer + k
+            other.add_item(KINDS[i % len(KINDS)], f"{TEXTS[i % len(TEXTS)]} ({i})")
+        pushed += other.changes_since(start, mine=True)
+    me = Session(Document.load(data))
+    assert not me.snapshot.items
+    began = time.process_time()
+    for k in range(per_peer):
+        me.add_item(KINDS[k % len(KINDS)], f"{TEXTS[k % len(TEXTS)]} ({k})")
+    me.apply_changes(pushed)
+    me.refresh()
+    used = time.process_time() - began
+    assert len(me.snapshot.items) == peers * per_peer
+    return used
 
 
 def idle_cpu(peers: Sequence[Proc], seconds: float) -> list[float]:
@@ -767,6 +801,7 @@ class Results:
     mesh: dict[str, Any]
     bursts: dict[int, Burst]
     late: LateJoin
+    floor: float | None = None  # CPU seconds of one burst peer's unavoidable work
 
 
 def run_all(fleet: Fleet, cfg: Config, tmp: Path,
@@ -774,6 +809,11 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
     fill = tmp / f"fill-{cfg.late_items}.txt"
     fill.write_text("".join(add_line(k) + "\n" for k in range(cfg.late_items)),
                     encoding="utf-8")
+    floor = None
+    if cfg.big_burst:  # first, while the machine is quiet
+        log("burst floor: one peer's own work, in this process ×3…")
+        floor = min(burst_floor(cfg.burst_peers, cfg.burst_items) for _ in range(3))
+        log(f"  {floor * 1000:.0f} ms of CPU")
     results: list[Results] = []
     systems: list[Callable[[], System]] = [lambda: Cercle(fleet, cfg.files)]
     if not skip_baseline:
@@ -789,7 +829,7 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
         late = late_join(make(), fill, cfg.late_items, cfg.late_repeats, cfg.changes)
         log(f"  transfer {statistics.median(late.transfer) * 1000:.0f} ms, "
             f"start-up {statistics.median(late.startup) * 1000:.0f} ms")
-        results.append(Results(mesh, bursts, late))
+        results.append(Results(mesh, bursts, late, floor if not results else None))
     return results[0], (results[1] if len(results) > 1 else None)
 
 
@@ -841,6 +881,18 @@ def make_rows(cfg: Config, cercle: Results, base: Results | None) -> list[Row]:
             baseline=bgot.seconds * ms if bgot and bgot.seconds is not None else None,
             text=cut(got), base_text=cut(bgot), fmt="{:.0f}", note="; ".join(notes),
             failed=is_target and cfg.big_burst and (got is None or got.seconds is None)))
+        if is_target and got is not None and got.cpu is not None:
+            rows.append(Row("  CPU per peer until converged (mean)", got.cpu * ms, "ms",
+                            fmt="{:.0f}"))
+    if cercle.floor is not None:
+        cores = os.cpu_count() or 1
+        rows.append(Row(
+            f"  floor: one peer's own work ×{cfg.burst_peers} ÷ {cores} cores",
+            cercle.floor * cfg.burst_peers / cores * ms, "ms", fmt="{:.0f}",
+            note=f"one peer adding its {cfg.burst_items} items, applying the other "
+                 f"{(cfg.burst_peers - 1) * cfg.burst_items} at once and reading them: "
+                 f"{cercle.floor * ms:.0f} ms of CPU, measured in this process; nothing "
+                 "converges sooner on this machine"))
     def late(attr: str, name: str, unit: str, scale: float, **extra: Any) -> Row:
         def median(result: LateJoin | None) -> float | None:
             values = getattr(result, attr) if result else None
