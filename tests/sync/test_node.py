@@ -167,6 +167,9 @@ async def test_duplicate_links_are_resolved() -> None:
         bob.connect(LOOPBACK, host.port)
         await asyncio.sleep(0.5)  # give a duplicate the time to appear, then check none did
         assert len(host.peers) == 1 and len(bob.peers) == 1
+        # Presence that went over a link closed as a duplicate was sent again on the other
+        # (when Anne's id is the smaller, her new link replaced Bob's).
+        assert host.peers[0].presence is not None and bob.peers[0].presence is not None
         host.session.add_item("note", "still works")
         host.local_changed()
         await until(lambda: "still works" in texts(bob))
