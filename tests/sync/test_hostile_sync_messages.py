@@ -16,6 +16,7 @@ genuine sync messages:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from automerge.core import Message, SyncState
 from hypothesis import HealthCheck, event, example, given, settings
@@ -100,10 +101,14 @@ def test_session_takes_hostile_sync_messages_cleanly(data: bytes, fresh_state: b
         message = peer.generate_sync_message(peer_state)
         assert message is not None
         session.receive_sync_message(state, message)
+    takes_cleanly(session, lambda: session.receive_sync_message(state, Message.decode(data)))
+
+
+def takes_cleanly(session: Session, take: Callable[[], bool]) -> None:
+    """``take`` (hostile input) applies and holds together, or raises and changes nothing."""
     heads, saved, snapshot = session.doc.get_heads(), session.save(), session.snapshot
     try:
-        message = Message.decode(data)
-        changed = session.receive_sync_message(state, message)
+        changed = take()
     except Exception:  # the binding's bare Exception is the clean error here
         event("refused")
         assert session.doc.get_heads() == heads
@@ -126,18 +131,7 @@ def test_session_takes_hostile_pushed_changes_cleanly(changes: list[bytes],
     """Pushed changes, damaged and mixed with genuine ones: applied if they hold together,
     else refused with the document, its heads and its snapshot as they were."""
     session = _target()
-    heads, saved, snapshot = session.doc.get_heads(), session.save(), session.snapshot
-    try:
-        changed = session.apply_changes([*genuine, *changes])
-    except Exception:
-        event("refused")
-        assert session.doc.get_heads() == heads
-        assert session.save() == saved
-        assert session.snapshot == snapshot
-        return
-    event("applied, changed" if changed else "applied, no change")
-    assert changed == (session.doc.get_heads() != heads)
-    assert session.snapshot == Session(session.doc.fork()).snapshot
+    takes_cleanly(session, lambda: session.apply_changes([*genuine, *changes]))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
