@@ -774,9 +774,8 @@ class SessionNode:
                     changed = self.session.apply_changes(changes) or changed
                 except Exception as exc:  # the binding raises bare Exception on bad input
                     refused[peer] = f"bad changes from {peer.name}: {exc}"
-            # What a refused peer left waiting for dependencies will not be completed by it.
-            if refused and self.session.has_dangling_changes():
-                self._drop_dangling()
+            if refused:
+                self._drop_what_was_left_dangling()
         self._check_dangling_later()
         if changed:
             senders = {peer.peer_id: peer for peer, _ in pushes if peer not in refused}
@@ -784,10 +783,13 @@ class SessionNode:
         return refused
 
     def _refuse(self, peer: _Peer, reason: str) -> NoReturn:
-        # What this peer left waiting for dependencies will not be completed by it.
+        self._drop_what_was_left_dangling()
+        raise LinkClosed(reason)
+
+    def _drop_what_was_left_dangling(self) -> None:
+        """A peer sent bad bytes: what it left waiting for dependencies will not be completed."""
         if self.session.has_dangling_changes():
             self._drop_dangling()
-        raise LinkClosed(reason)
 
     def _arrived(self, senders: list[_Peer], before: list[bytes]) -> None:
         """New changes came from ``senders``: announce, save soon, relay where needed."""
