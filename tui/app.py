@@ -249,7 +249,7 @@ class CercleApp(App[int]):
         so the laptops already in it find it again by themselves.
         """
         session_id = session.snapshot.info.id
-        identity.remember(session_id, session.actor)
+        identity.remember(session_id, session.actor, path)
         # What the command line asked for wins; then what this session had before.
         port, code = identity.hosting(session_id) or (0, generate_code())
         port, code = self.hosting.port or port, self.hosting.code or code
@@ -330,8 +330,40 @@ class CercleApp(App[int]):
         except InvalidCode:
             say(t("join.bad_code"))
             return
+        if not await self._fetch(node, target.host, target.port, say):
+            return
+        session_id = session.snapshot.info.id
+        earlier = identity.earlier(session_id)
+        if earlier is not None and earlier[0].hex() in {p.peer_id for p in node.peers}:
+            earlier = None  # that actor is in the room right now: two of it would clash
+        if earlier is None:
+            path = default_file(session.snapshot.info.title)
+        else:
+            # This laptop was in this session (a crash, a quit): come back as the same
+            # person, from the same file, instead of a second "Bob".
+            actor, path, doc = earlier
+            received = session.doc
+            await node.stop()
+            session = Session(doc, actor=actor)
+            session.merge(received)
+            node = SessionNode(session, code=node.code, name=name, tag=node.tag,
+                               listen_host=self.listen_host, on_event=self._on_node_event)
+            if not await self._fetch(node, target.host, target.port, say):
+                return
+        node.save_path = path
+        identity.remember(session_id, session.actor, path)
+        session.join(name)
+        node.local_changed()
+        await self._stack.enter_async_context(_Running(node))
+        await self._go_live(Room(session, node=node, path=path, clock=self.clock),
+                            lobby=False)
+
+    async def _fetch(self, node: SessionNode, host: str, port: int,
+                     say: Callable[[str], None]) -> bool:
+        """Start ``node``, reach ``host:port`` and wait until in step; False (said, and the
+        node stopped) on a wrong code or an unreachable peer."""
         await node.start()
-        node.connect(target.host, target.port)
+        node.connect(host, port)
         ok = False
         try:
             async with asyncio.timeout(self.join_timeout):
@@ -342,16 +374,8 @@ class CercleApp(App[int]):
             refused = node.refused
             await node.stop()
             say(t("join.wrong_code") if refused else
-                t("join.unreachable", address=f"{target.host}:{target.port}"))
-            return
-        path = default_file(session.snapshot.info.title)
-        node.save_path = path
-        identity.remember(session.snapshot.info.id, session.actor)
-        session.join(name)
-        node.local_changed()
-        await self._stack.enter_async_context(_Running(node))
-        await self._go_live(Room(session, node=node, path=path, clock=self.clock),
-                            lobby=False)
+                t("join.unreachable", address=f"{host}:{port}"))
+        return ok
 
     # -- reviewing -----------------------------------------------------------------------
     def open_review(self, path: Path) -> None:

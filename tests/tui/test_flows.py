@@ -432,3 +432,34 @@ async def test_host_command_line_choices_fill_the_form_and_the_lobby() -> None:
         assert app.room.snapshot.info.title == "Atelier managers"
         assert app.room.snapshot.protocol is not None
         assert app.room.snapshot.protocol.key == "gapp"
+
+
+async def test_rejoining_after_a_restart_keeps_your_place() -> None:
+    """Bob's app closes mid-meeting; started again on the same laptop, he joins the same way
+    and is the same participant, in the same file, with what he wrote."""
+    anne = make_app()
+    async with anne.run_test() as pa:
+        bob = make_app()
+        async with bob.run_test() as pb:
+            node = await bob_joins(pa, pb)
+            room = bob.room
+            assert room is not None
+            actor, path = room.session.actor, room.path
+            await type_into(pb, "#composer #text", "Avant la coupure ?")
+            await pb.press("enter")
+            await until(lambda: "Avant la coupure ?" in texts(anne), what="Bob's note at Anne's")
+        assert len(anne.room.snapshot.participants) == 2  # type: ignore[union-attr]
+        # The same laptop (the tests share one data folder, and Bob joined last), a new run.
+        again = make_app()
+        async with again.run_test() as pb:
+            await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+            await pb.press("enter")
+            await until(lambda: isinstance(again.screen, LiveScreen), 15, "Bob back in")
+            assert again.room is not None
+            assert again.room.session.actor == actor and again.room.path == path
+            assert "Avant la coupure ?" in texts(again)
+            await type_into(pb, "#composer #text", "Après la coupure.")
+            await pb.press("enter")
+            await until(lambda: "Après la coupure." in texts(anne), what="his new note")
+            names = [p.name for p in anne.room.snapshot.participants]  # type: ignore[union-attr]
+            assert sorted(names) == ["Anne", "Bob"]
