@@ -237,16 +237,16 @@ def changes_message(changes: Sequence[bytes]) -> bytes:
     return b"".join(parts)
 
 
-def sync_message_needs(raw: bytes) -> int:
-    """How many changes an encoded Automerge sync message asks the other side for.
+def sync_message_needs(raw: bytes) -> list[bytes]:
+    """The hashes of the changes an encoded Automerge sync message asks the other side for.
 
     A sync message starts with its type byte, the sender's heads and the hashes
     it needs (each a count then 32-byte hashes). A message made for a peer we
     know nothing about needs exactly the missing dependencies of the changes
-    the document holds back: more than zero means it holds changes that cannot
-    be applied.
+    the document holds back: any at all means it holds changes that cannot be
+    applied.
     """
     reader = _Reader(raw)
     reader.byte()  # message type
     reader.take(32 * reader.uleb())  # heads
-    return reader.uleb()
+    return [reader.take(32) for _ in range(reader.uleb())]

@@ -228,30 +228,59 @@ def add_item(
     An ``anonymous`` item records neither its author nor the speaker (the
     change history still names the device that wrote it).
     """
+    check_item(kind, text, fields)
+    items = _section(doc, K_ITEMS)
+    item_id = item_id or new_item_id()
+    with doc.transaction() as tx:
+        _write_item(tx, items, item_id, actor=actor, kind=kind, text=text, phase=phase,
+                    now=now, on_behalf=on_behalf, anonymous=anonymous, fields=fields)
+    return item_id
+
+
+def add_items(
+    doc: Document, *, actor: bytes, phase: int, now: int,
+    entries: Sequence[tuple[str, str, bool]],
+) -> list[str]:
+    """Add several items, each ``(kind, text, anonymous)``, in one transaction: one change
+    instead of one per item (a script adding a hundred at once sends and costs less).
+    They are stamped a millisecond apart, so that they keep their order."""
+    for kind, text, _ in entries:
+        check_item(kind, text, {})
+    items = _section(doc, K_ITEMS)
+    ids = [new_item_id() for _ in entries]
+    with doc.transaction() as tx:
+        for n, (item_id, (kind, text, anonymous)) in enumerate(zip(ids, entries, strict=True)):
+            _write_item(tx, items, item_id, actor=actor, kind=kind, text=text, phase=phase,
+                        now=now + n, on_behalf="", anonymous=anonymous, fields={})
+    return ids
+
+
+def check_item(kind: str, text: str, fields: dict[str, Any]) -> None:
+    """Raise OperationError unless an item of ``kind`` with ``text`` and ``fields`` is valid."""
     if kind not in ITEM_KINDS:
         raise OperationError(f"unknown item kind '{kind}'")
     if not text.strip():
         raise OperationError("an item needs some text")
-    defaults = _DEFAULT_FIELDS.get(kind, {})
     _check_fields(kind, fields)
-    items = _section(doc, K_ITEMS)
-    item_id = item_id or new_item_id()
-    with doc.transaction() as tx:
-        item = tx.put_object(items, item_id, ObjType.Map)
-        tx.put(item, "kind", ScalarType.Str, kind)
-        _text(tx, item, "text", text.strip())
-        if not anonymous:
-            tx.put(item, "author", ScalarType.Str, actor.hex())
-            if on_behalf:
-                tx.put(item, "on_behalf", ScalarType.Str, on_behalf)
-        tx.put(item, "phase", ScalarType.Int, phase)
-        tx.put(item, "created", ScalarType.Int, now)
-        for key, value in {**defaults, **fields}.items():
-            _put_value(tx, item, key, value)
-        if kind == "action":
-            # Created with the item, so that concurrent first updates share one list.
-            tx.put_object(item, "updates", ObjType.List)
-    return item_id
+
+
+def _write_item(tx: Transaction, items: bytes, item_id: str, *, actor: bytes, kind: str,
+                text: str, phase: int, now: int, on_behalf: str, anonymous: bool,
+                fields: dict[str, Any]) -> None:
+    item = tx.put_object(items, item_id, ObjType.Map)
+    tx.put(item, "kind", ScalarType.Str, kind)
+    _text(tx, item, "text", text.strip())
+    if not anonymous:
+        tx.put(item, "author", ScalarType.Str, actor.hex())
+        if on_behalf:
+            tx.put(item, "on_behalf", ScalarType.Str, on_behalf)
+    tx.put(item, "phase", ScalarType.Int, phase)
+    tx.put(item, "created", ScalarType.Int, now)
+    for key, value in {**_DEFAULT_FIELDS.get(kind, {}), **fields}.items():
+        _put_value(tx, item, key, value)
+    if kind == "action":
+        # Created with the item, so that concurrent first updates share one list.
+        tx.put_object(item, "updates", ObjType.List)
 
 
 def add_carried_action(

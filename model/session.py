@@ -70,6 +70,7 @@ class Session:
         # items we added ourselves (which cannot change phase, roles or anonymity).
         self._stale = False
         self._items_added = False
+        self._last_created = 0  # the creation stamp of the last item we added (ms)
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -176,6 +177,12 @@ class Session:
         # Once a replica holds a session it always will: no refresh needed to say so.
         return not self._builder.snapshot.info.id and not self.snapshot.info.id
 
+    def item_count(self) -> int:
+        """How many items the document holds, read from it directly (no snapshot refresh:
+        a headless peer reporting progress need not read every item)."""
+        items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
+        return len(self.doc.keys(items)) if items is not None else 0
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with the new snapshot after every change; returns unsubscribe."""
         self._listeners.append(listener)
@@ -253,8 +260,12 @@ class Session:
         never receive the session. Honest peers send dependencies first; only a
         broken or hostile one leaves changes dangling.
         """
+        return bool(self.missing_dependencies())
+
+    def missing_dependencies(self) -> frozenset[bytes]:
+        """The hashes of the changes that changes held back are waiting for."""
         message = self.doc.generate_sync_message(SyncState())
-        return message is not None and sync_message_needs(message.encode()) > 0
+        return frozenset(sync_message_needs(message.encode())) if message else frozenset()
 
     def drop_dangling_changes(self) -> None:
         """Forget the changes held back for missing dependencies; the state is unchanged."""
@@ -296,7 +307,7 @@ class Session:
         snap = self._builder.snapshot if not self._stale else self.snapshot
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
-            phase=snap.control.phase.index, now=self.clock(),
+            phase=snap.control.phase.index, now=self._created(),
             on_behalf=on_behalf if on_behalf != self.me else "",
             anonymous=snap.is_anonymous(kind), **fields,
         )
@@ -304,6 +315,26 @@ class Session:
         if self._listeners:
             self.refresh()
         return item_id
+
+    def add_items(self, entries: Sequence[tuple[str, str]]) -> list[str]:
+        """Add several ``(kind, text)`` items in the current phase as one change; their ids.
+        Nothing is added if any of them is invalid (OperationError)."""
+        snap = self._builder.snapshot if not self._stale else self.snapshot
+        ids = ops.add_items(
+            self.doc, actor=self.actor, phase=snap.control.phase.index,
+            now=self._created(len(entries)),
+            entries=[(kind, text, snap.is_anonymous(kind)) for kind, text in entries])
+        self._items_added = True
+        if self._listeners:
+            self.refresh()
+        return ids
+
+    def _created(self, count: int = 1) -> int:
+        """The creation stamp of the first of ``count`` new items (ms; the others follow a
+        millisecond apart): now, or just after our last item, so that ours keep their order."""
+        start = max(self.clock(), self._last_created + 1)
+        self._last_created = start + count - 1
+        return start
 
     def is_mine(self, item_id: str) -> bool:
         """Whether this replica wrote the item, or a scribe wrote it for us.

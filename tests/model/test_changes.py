@@ -120,12 +120,14 @@ def test_a_sync_message_says_how_many_changes_it_needs() -> None:
     second = source.get_changes(first)[0].raw_bytes
     whole = Document(B)
     message = whole.generate_sync_message(SyncState())
-    assert message is not None and sync_message_needs(message.encode()) == 0
+    assert message is not None and sync_message_needs(message.encode()) == []
     missing = Document.load(whole.save() + second)  # the second change, not the first
     message = missing.generate_sync_message(SyncState())
-    assert message is not None and sync_message_needs(message.encode()) == 1
+    assert message is not None
+    assert sync_message_needs(message.encode()) == [source.get_changes([])[0].hash]
     session = Session(missing)
     assert session.has_dangling_changes()
+    assert session.missing_dependencies() == {source.get_changes([])[0].hash}
     before = session.snapshot
     session.drop_dangling_changes()
     assert not session.has_dangling_changes()

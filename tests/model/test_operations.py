@@ -71,6 +71,25 @@ def test_bad_items_are_refused(session: Session) -> None:
         session.add_item("action", "x", status="maybe")
 
 
+def test_items_added_together_are_one_change_in_order(session: Session) -> None:
+    heads = session.doc.get_heads()
+    entries = [("question", "Depuis quand ?"), ("advice", "Demande-lui."), ("note", "Vu.")]
+    ids = session.add_items(entries)
+    assert len(session.changes_since(heads)) == 1
+    by_id = {item.id: item for item in session.snapshot.items}
+    assert [(by_id[i].kind, by_id[i].text) for i in ids] == entries
+    assert [item.id for item in session.snapshot.items][-3:] == ids  # they keep their order
+    assert session.snapshot.item(ids[1]).retained is False  # type: ignore[union-attr]
+    assert session.snapshot == Session(session.doc.fork()).snapshot
+
+
+def test_items_added_together_are_all_refused_for_one_bad_one(session: Session) -> None:
+    heads = session.doc.get_heads()
+    with pytest.raises(OperationError, match="unknown item kind"):
+        session.add_items([("note", "bien"), ("gossip", "pas bien")])
+    assert session.doc.get_heads() == heads
+
+
 def test_mark_answered_and_retained(session: Session) -> None:
     q = session.add_item("question", "Depuis quand ?")
     a = session.add_item("advice", "Parle-lui directement")
