@@ -74,6 +74,7 @@ LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one sa
 DANGLING_CHECK: Final = 1.0  # seconds between two looks for changes held back for good
 ACK_TIMEOUT: Final = 2.0  # seconds an unacknowledged sync message may hold back the next
 PUSH_BYTES: Final = 1024 * 1024  # changes per pushed frame, well under the frame limit
+RESTART_QUIET: Final = 1.0  # seconds without changes on a link before a ping may restart its sync
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +186,10 @@ class SessionNode:
         self._replies_scheduled = False
         self._pushed: list[bytes] = []  # our heads when our changes were last pushed
         self._pushes: list[tuple[_Peer, list[bytes]]] = []  # arrived this loop turn
+        self._pushed_at = 0.0  # when we last pushed changes (monotonic)
         self._dangling_handle: asyncio.TimerHandle | None = None
-        self._dangling_seen = False
+        self._missing: frozenset[bytes] = frozenset()  # dependencies missing at the last look
+        self._asked_for_missing = False
         self.refused: str | None = None  # why our code was refused, if it was
         self.learned_tag = asyncio.Event()
         if self.tag is not None:
@@ -479,6 +482,7 @@ class SessionNode:
             self._push(changes, list(self._peers.values()))
 
     def _push(self, changes: list[bytes], peers: list[_Peer]) -> None:
+        self._pushed_at = time.monotonic()
         for batch in _batches(changes, PUSH_BYTES):
             frame = Changes(changes=batch)
             for peer in peers:
@@ -828,28 +832,33 @@ class SessionNode:
                 DANGLING_CHECK, self._check_dangling)
 
     def _check_dangling(self) -> None:
-        """Drop changes held back for dependencies nobody sent, seen twice a second apart.
+        """Ask for, then drop, changes held back for dependencies nobody sends.
 
-        A change can wait a moment for its dependencies (they come with the next
-        message); one still waiting a second later never will, and while Automerge
-        keeps it a new joiner receives nothing.
+        Pushes from several authors cross, so a change often waits a moment for
+        what it depends on. A dependency still missing a second later is asked of
+        every peer (the exchange starts over); still missing a second after that,
+        it never will come, and while Automerge keeps the changes waiting for it a
+        new joiner receives nothing: they are dropped.
         """
         self._dangling_handle = None
-        if not self.session.has_dangling_changes():
-            self._dangling_seen = False
+        missing = self.session.missing_dependencies()
+        stuck, self._missing = missing & self._missing, missing
+        if not stuck:
+            self._asked_for_missing = False
+            if missing:
+                self._check_dangling_later()
             return
-        if not self._dangling_seen:
-            # Pushes from several peers may cross: ask everyone for what is missing.
-            self._dangling_seen = True
+        if not self._asked_for_missing:
+            self._asked_for_missing = True
             for peer in list(self._peers.values()):
                 self._reconcile(peer)
             self._check_dangling_later()
             return
-        self._dangling_seen = False
         self._drop_dangling()
 
     def _drop_dangling(self) -> None:
         log.warning("dropping changes received without the changes they depend on")
+        self._missing, self._asked_for_missing = frozenset(), False
         self.session.drop_dangling_changes()
         self._save()
         for peer in list(self._peers.values()):  # start every exchange again from what we hold
@@ -881,8 +890,10 @@ class SessionNode:
                 self._send(peer, Ping(nonce=self._ping_nonce, sent=self.clock(),
                                       heads=heads[:MAX_PING_HEADS]))
                 # A backstop for pushes lost or relays skipped on stale link lists: once
-                # per interval with changes, the exchange starts over and fills any gap.
-                if peer.reconciled != heads and not peer.restart:
+                # per interval with changes, the exchange starts over and fills any gap;
+                # not while changes flow, when the documents differ only by what is on its way.
+                quiet = now - max(peer.last_sync_in, self._pushed_at) > RESTART_QUIET
+                if peer.reconciled != heads and not peer.restart and quiet:
                     self._reconcile(peer)
 
 
