@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from model import sessionfile
+from model.ops import OperationError, check_item
 from model.protocols import DEFAULT_PROTOCOL, load_protocol
 from model.session import NotAllowed, Session
 from sync.codes import generate_code
@@ -159,6 +160,40 @@ def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
     return True
 
 
+def _run_commands(node: SessionNode, lines: list[str | None], say: Printer) -> bool:
+    """Apply script lines in order, a run of ``add`` lines as one change; False on quit.
+
+    ``None`` is the end of the script. A line with an error is said and skipped.
+    """
+    adds: list[tuple[str, str]] = []
+
+    def flush_adds() -> None:
+        if adds:
+            node.session.add_items(adds)
+            node.local_changed()
+            adds.clear()
+
+    for line in lines:
+        if line is None:
+            flush_adds()
+            return False
+        word, _, rest = line.strip().partition(" ")
+        if word == "add":
+            kind, _, text = rest.partition(" ")
+            try:
+                check_item(kind, text, {})
+            except OperationError as exc:
+                say("error", f"refused: {exc}", message=str(exc))
+                continue
+            adds.append((kind, text))
+            continue
+        flush_adds()
+        if not _run_command(node, line, say):
+            return False
+    flush_adds()
+    return True
+
+
 def status(node: SessionNode, say: Printer) -> None:
     node.flush()  # what status reports is on disk
     snap = node.session.snapshot
@@ -174,8 +209,8 @@ def _events(say: Printer, watch: bool = False, session: Session | None = None) -
     def on_event(event: NodeEvent) -> None:
         match event:
             case DocumentChanged() if watch and session is not None:
-                say("changed", f"{len(session.snapshot.items)} items",
-                    items=len(session.snapshot.items), t=time.time())
+                count = session.item_count()
+                say("changed", f"{count} items", items=count, t=time.time())
             case AuthFailure(address=address, failures=failures, incoming=True):
                 say("auth-failure", f"wrong join code from {address} ({failures} recent "
                     "failures)", address=address, failures=failures)
@@ -195,8 +230,12 @@ def _events(say: Printer, watch: bool = False, session: Session | None = None) -
     return on_event
 
 
-async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
-    """Run until SIGINT/SIGTERM, or until the script says quit or ends."""
+async def _serve(node: SessionNode, say: Printer, script: bool, watch: bool = False) -> None:
+    """Run until SIGINT/SIGTERM, or until the script says quit or ends.
+
+    With ``watch``, each batch of script lines is followed by an ``applied`` line
+    with the items now held, as remote changes are by a ``changed`` line.
+    """
     stop = asyncio.Event()
     _install_stop(stop)
     peers_seen = -1
@@ -219,9 +258,11 @@ async def _serve(node: SessionNode, say: Printer, script: bool) -> None:
             lines = [line]
             while lines[-1] is not None and not queue.empty() and len(lines) < SCRIPT_BATCH:
                 lines.append(queue.get_nowait())
-            for line in lines:
-                if line is None or not _run_command(node, line, say):
-                    return
+            if not _run_commands(node, lines, say):
+                return
+            if watch:
+                count = node.session.item_count()
+                say("applied", f"{count} items", items=count, lines=len(lines), t=time.time())
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
@@ -286,7 +327,7 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
             + f"\njoin code: {node.code}\njoin link: {node.join_link(shown)}\nfile: {path}",
             address=shown, addresses=addresses, port=node.port, code=node.code, tag=node.tag,
             link=node.join_link(shown), file=str(path), session=session.snapshot.info.id)
-        await _serve(node, say, script)
+        await _serve(node, say, script, watch)
     say("stopped", f"stopped; saved {path}", file=str(path))
     return 0
 
@@ -361,7 +402,7 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
                 digest=digest(session), title=session.snapshot.info.title,
                 port=node.port, file=str(path) if path else None)
             if not until_synced:
-                await _serve(node, say, script)
+                await _serve(node, say, script, watch)
     finally:
         if not ok and path is not None and not existed:
             path.unlink(missing_ok=True)  # never leave a partial file behind

@@ -230,3 +230,25 @@ def test_facilitator_killed_and_restarted_is_rejoined_by_its_peers(tmp_path: Pat
         time.sleep(0.2)
     else:
         raise AssertionError("Bob never got the restarted facilitator's item")
+
+
+async def test_a_run_of_script_adds_is_one_change_and_a_bad_line_is_said() -> None:
+    """Lines that arrive together: consecutive adds become one change, in order; a bad one
+    is said and skipped; other commands keep their place between them."""
+    from tests.sync.mesh import host_node
+    from tui.headless import _run_commands
+
+    node = host_node()
+    said: list[tuple[str, dict[str, Any]]] = []
+    heads = node.session.doc.get_heads()
+    lines: list[str | None] = ["add note un", "add gossip non", "add question deux ?", "start",
+                               "add note trois"]
+    assert _run_commands(node, lines, lambda event, text, **data: said.append((event, data)))
+    assert [event for event, _ in said] == ["error"]
+    assert "unknown item kind" in said[0][1]["message"]
+    assert len(node.session.changes_since(heads)) == 3  # the two adds, start, the last add
+    assert [i.text for i in node.session.snapshot.items] == ["un", "deux ?", "trois"]
+    assert node.session.snapshot.items[-1].phase == 0
+    assert node.session.snapshot.control.phase.status == "running"
+    assert _run_commands(node, ["add note fin", None], lambda *a, **k: None) is False
+    assert "fin" in {i.text for i in node.session.snapshot.items}
