@@ -425,6 +425,29 @@ async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_
         assert host.session.snapshot.info.title == "Séance test"
 
 
+async def test_a_change_that_waits_a_moment_for_its_dependency_restarts_nothing() -> None:
+    """Pushes from two authors cross: a change arrives 1.3 s before the one it depends on.
+    Nothing is asked of the peers meanwhile, and both apply when the second comes."""
+    async with running(host_node(ping_interval=60), joiner_node("Bob", ping_interval=60)) as (
+            host, bob):
+        await join(bob, host)
+        await until(lambda: converged([host, bob]), what="Bob in step")
+        heads = host.session.doc.get_heads()
+        eve = Session(host.session.doc.fork())
+        eve.add_item("note", "premier")
+        eve.add_item("note", "second")
+        first, second = eve.changes_since(heads, mine=True)
+        sent = spy_on_sends(host)
+        assert await send_as_peer(host.port, [second], pushed=True) == "still open"
+        assert host.session.has_dangling_changes()
+        await asyncio.sleep(1.3)  # past the first look
+        assert await send_as_peer(host.port, [first], pushed=True) == "still open"
+        await until(lambda: {"premier", "second"} <= texts(host), what="both notes")
+        await until(lambda: {"premier", "second"} <= texts(bob), what="relayed to Bob")
+        await asyncio.sleep(1.0)  # past the second look
+        assert not [e for _, e in sent if isinstance(e, Sync) and e.reset]
+
+
 async def test_a_change_is_saved_and_pushed_even_while_the_exchange_waits(
         tmp_path: Path) -> None:
     """An unacknowledged sync message holds back the exchange, not a new change: ``flush``
