@@ -131,9 +131,9 @@ def _read_script(queue: asyncio.Queue[str | None], loop: asyncio.AbstractEventLo
 
 
 def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
-    """Apply one script line; False when the script asks to quit."""
+    """Apply one script line other than `add` (see `_run_commands`); False on quit."""
     session = node.session
-    word, _, rest = line.strip().partition(" ")
+    word = line.strip().partition(" ")[0]
     try:
         match word:
             case "" | "#":
@@ -143,9 +143,6 @@ def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
             case "status":
                 status(node, say)
                 return True
-            case "add":
-                kind, _, text = rest.partition(" ")
-                session.add_item(kind, text)
             case "start" | "pause" | "resume" | "advance" | "end":
                 getattr(session, word)()
             case "back":
