@@ -445,6 +445,7 @@ async def test_rejoining_after_a_restart_keeps_your_place() -> None:
             room = bob.room
             assert room is not None
             actor, path = room.session.actor, room.path
+            await until(lambda: bool(bob.screen.query("#composer #text")), what="the composer")
             await type_into(pb, "#composer #text", "Avant la coupure ?")
             await pb.press("enter")
             await until(lambda: "Avant la coupure ?" in texts(anne), what="Bob's note at Anne's")
@@ -458,6 +459,7 @@ async def test_rejoining_after_a_restart_keeps_your_place() -> None:
             assert again.room is not None
             assert again.room.session.actor == actor and again.room.path == path
             assert "Avant la coupure ?" in texts(again)
+            await until(lambda: bool(again.screen.query("#composer #text")), what="the composer")
             await type_into(pb, "#composer #text", "Après la coupure.")
             await pb.press("enter")
             await until(lambda: "Après la coupure." in texts(anne), what="his new note")
