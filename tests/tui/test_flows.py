@@ -66,6 +66,7 @@ async def bob_joins(pa, pb) -> SessionNode:  # type: ignore[no-untyped-def]
     await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
     await pb.press("enter")
     await until(lambda: isinstance(pb.app.screen, LiveScreen), 15, "Bob in the session")
+    await until(lambda: bool(pb.app.screen.query("#composer #text")), what="Bob's screen ready")
     return node
 
 
@@ -445,7 +446,6 @@ async def test_rejoining_after_a_restart_keeps_your_place() -> None:
             room = bob.room
             assert room is not None
             actor, path = room.session.actor, room.path
-            await until(lambda: bool(bob.screen.query("#composer #text")), what="the composer")
             await type_into(pb, "#composer #text", "Avant la coupure ?")
             await pb.press("enter")
             await until(lambda: "Avant la coupure ?" in texts(anne), what="Bob's note at Anne's")
