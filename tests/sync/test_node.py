@@ -207,6 +207,38 @@ async def test_received_changes_are_saved(tmp_path: Path) -> None:
             i.text for i in sessionfile_items(path)}, what="the saved file")
 
 
+async def test_under_steady_arrivals_received_changes_are_saved_now_and_then(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each save writes the whole session and holds the app's keys: while items keep
+    arriving, Bob saves about every SAVE_WITHIN (here 1 s), not after each save_delay
+    (0.3 s, which saved six times in these two seconds); once they stop, within save_delay."""
+    import sync.node
+
+    monkeypatch.setattr(sync.node, "SAVE_WITHIN", 1.0)
+    path = tmp_path / "bob.cercle"
+    bob = joiner_node("Bob", save_path=path, save_delay=0.3)
+    async with running(host_node(), bob) as (host, _):
+        await join(bob, host)
+        await until(lambda: converged([host, bob]), what="Bob in step")
+        saves: list[float] = []
+        original = bob._save
+
+        def counting() -> bool:
+            saves.append(asyncio.get_running_loop().time())
+            return original()
+
+        bob._save = counting  # type: ignore[method-assign]
+        start = asyncio.get_running_loop().time()
+        for i in range(40):  # 2 s of arrivals, 50 ms apart
+            host.session.add_item("note", f"n° {i}")
+            host.local_changed()
+            await asyncio.sleep(0.05)
+        steady = [t - start for t in saves]
+        assert 1 <= len(steady) <= 3, steady  # about every second, not every 0.3 s, or never
+        await until(lambda: {f"n° {i}" for i in range(40)} <= {
+            i.text for i in sessionfile_items(path)}, 2, "every note in Bob's file")
+
+
 def sessionfile_items(path: Path):  # type: ignore[no-untyped-def]
     from model.session import Session
 
