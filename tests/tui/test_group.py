@@ -283,6 +283,14 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
         assert bob.screen.query_one("#rating").pressed_index == 4  # type: ignore[attr-defined]
         aggregate = shown(bob, "#aggregate")
         assert "The group: 4.5 / 5 (ratings: 2)" in aggregate and "5: 1 · 4: 1 · 3: 0" in aggregate
+        # Cancel closes it unchanged; Withdraw takes his evaluation back.
+        await pb.click("#cancel")
+        assert isinstance(bob.screen, LiveScreen)
+        assert bob.room.session.my_evaluation == (5, "Très utile")  # type: ignore[union-attr]
+        await pb.press("ctrl+l")
+        await pb.click("#withdraw")
+        assert isinstance(bob.screen, LiveScreen)
+        assert bob.room.session.my_evaluation == (None, "")  # type: ignore[union-attr]
 
 
 # -- the next meeting -----------------------------------------------------------------------------
@@ -328,6 +336,11 @@ async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
         await pa.press("ctrl+e")
         ics = Path(anne.room.path).with_suffix(".ics")  # type: ignore[arg-type, union-attr]
         assert "DTSTART:20990625T183000" in ics.read_text()
+        # The form can also take the meeting back.
+        await pa.press("ctrl+y")
+        await pa.click("#clear")
+        assert isinstance(anne.screen, LiveScreen)
+        assert anne.room.snapshot.control.meeting is None  # type: ignore[union-attr]
 
 
 def test_the_meeting_form_explains_each_mistake() -> None:

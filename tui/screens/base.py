@@ -16,6 +16,8 @@ from textual.screen import ModalScreen, Screen
 from tui.i18n import t
 
 if TYPE_CHECKING:
+    from textual.widgets import Button
+
     from tui.room import Room
 
 
@@ -50,3 +52,23 @@ class RoomDialog(CercleModal):
     def __init__(self, room: Room) -> None:
         super().__init__()
         self.room = room
+
+
+class RoomForm(RoomDialog):
+    """A room dialog with a form: Enter or the ``save`` button saves, another button does
+    what ``_other`` says (False: not ours), and anything else closes the dialog."""
+
+    def _save(self) -> None:
+        raise NotImplementedError
+
+    def _other(self, button: str) -> bool:
+        return False
+
+    def on_input_submitted(self) -> None:
+        self._save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._save()
+        elif not self._other(event.button.id or ""):
+            self.dismiss(None)

@@ -39,7 +39,7 @@ from model.snapshot import Item, Snapshot
 from tui.i18n import language, t
 from tui.messages import SessionChanged
 from tui.room import Room
-from tui.screens.base import RoomDialog
+from tui.screens.base import RoomDialog, RoomForm
 
 ACTIONS = ("cases", "follow_up", "evaluate", "next_meeting")
 PROPOSAL_MAX = 120  # characters of a proposed case's title
@@ -416,7 +416,7 @@ class FollowUp(RoomDialog):
 
 
 # -- evaluation --------------------------------------------------------------------------------
-class Evaluate(RoomDialog):
+class Evaluate(RoomForm):
     """My rating (1–5) and one line of feedback; after the end, the group's aggregate."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
@@ -471,21 +471,15 @@ class Evaluate(RoomDialog):
         self.notify(t("evaluation.thanks"))
         self.dismiss(True)
 
-    def on_input_submitted(self) -> None:
-        self._save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        match event.button.id:
-            case "save":
-                self._save()
-            case "withdraw":
-                error = self.room.act(self.room.session.evaluate, None, "")
-                if error:
-                    self.notify(error, severity="warning")
-                else:
-                    self.dismiss(True)
-            case _:
-                self.dismiss(None)
+    def _other(self, button: str) -> bool:
+        if button != "withdraw":
+            return False
+        error = self.room.act(self.room.session.evaluate, None, "")
+        if error:
+            self.notify(error, severity="warning")
+        else:
+            self.dismiss(True)
+        return True
 
 
 # -- the next meeting --------------------------------------------------------------------------
@@ -520,7 +514,7 @@ def meeting_form_problem(day: str, at: str, place: str, length: str,
     return "", ""
 
 
-class NextMeetingDialog(RoomDialog):
+class NextMeetingDialog(RoomForm):
     """The facilitator sets (or clears) the group's next meeting; stays open on a mistake."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "key.cancel")]
@@ -577,17 +571,11 @@ class NextMeetingDialog(RoomDialog):
             self.notify(t("meeting.line", meeting=meeting_text(meeting)) if meeting else "")
             self.dismiss(True)
 
-    def on_input_submitted(self) -> None:
-        self._save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        match event.button.id:
-            case "save":
-                self._save()
-            case "clear":
-                problem = self.room.act(self.room.session.clear_next_meeting)
-                self._say(problem or "")
-                if not problem:
-                    self.dismiss(True)
-            case _:
-                self.dismiss(None)
+    def _other(self, button: str) -> bool:
+        if button != "clear":
+            return False
+        problem = self.room.act(self.room.session.clear_next_meeting)
+        self._say(problem or "")
+        if not problem:
+            self.dismiss(True)
+        return True
