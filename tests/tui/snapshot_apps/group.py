@@ -33,6 +33,15 @@ def _people(session: Session, clock: FakeClock) -> Group:
     return people
 
 
+def _next_meeting(previous: Session, title: str, clock: FakeClock) -> tuple[Group, dict[str, str]]:
+    """Four weeks on, the group's next meeting, and its carried actions' ids by text."""
+    clock.advance(FOUR_WEEKS)
+    session = Session.continue_from(previous.doc, name="Anne", title=title, actor=ANNE,
+                                    clock=clock)
+    people = _people(session, clock)
+    return people, {item.text: item.id for item in session.snapshot.items_of("action")}
+
+
 def _app(people: Group, role: str, lang: str) -> CercleApp:
     room = people.room(role)
     return CercleApp(start="live", room=room, lang=lang, advertise=False, clock=room.clock)
@@ -74,22 +83,14 @@ def third_meeting() -> Group:
     people.add(people.anne, "action", "Send the reading list", owner=people.anne.me)
     people.control("end")
 
-    clock.advance(FOUR_WEEKS)
-    second = Session.continue_from(first.doc, name="Anne", title="February meeting",
-                                   actor=ANNE, clock=clock)
-    people = _people(second, clock)
-    by_text = {item.text: item.id for item in second.snapshot.items_of("action")}
+    people, by_text = _next_meeting(first, "February meeting", clock)
     people.bob.update_action(by_text["Invite Marc for a coffee"], "in_progress",
                              "Marc said yes, after the holidays")
     people.anne.update_action(by_text["Send the reading list"], "done")
     people.sync()
     people.control("end")
 
-    clock.advance(FOUR_WEEKS)
-    third = Session.continue_from(second.doc, name="Anne", title="March meeting",
-                                  actor=ANNE, clock=clock)
-    people = _people(third, clock)
-    by_text = {item.text: item.id for item in third.snapshot.items_of("action")}
+    people, by_text = _next_meeting(people.anne, "March meeting", clock)
     clock.advance(60)
     people.bob.update_action(by_text["Invite Marc for a coffee"], "done",
                              "We met on Tuesday: it went well")
