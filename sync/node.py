@@ -74,6 +74,7 @@ LOCAL_BATCH: Final = 0.002  # seconds during which local operations share one sa
 DANGLING_CHECK: Final = 1.0  # seconds between two looks for changes held back for good
 ACK_TIMEOUT: Final = 2.0  # seconds an unacknowledged sync message may hold back the next
 PUSH_BYTES: Final = 1024 * 1024  # changes per pushed frame, well under the frame limit
+SAVE_RETRY: Final = 1.0  # seconds before a failed save is tried again
 SAVE_WITHIN: Final = 5.0  # seconds at most before received changes are on disk, however busy
 RESTART_QUIET: Final = 1.0  # seconds without changes on a link before a ping may restart its sync
 
@@ -384,8 +385,8 @@ class SessionNode:
 
         asyncio.get_running_loop().call_soon(fire)
 
-    def _save_later(self, delay: float) -> None:
-        """Save (then push what waited for the save) after ``delay``; bursts share one save."""
+    def _retry_save(self) -> None:
+        """A save failed: try again in a second (then push what waited for it)."""
         if self.save_path is None or self._save_handle is not None:
             return
 
@@ -394,7 +395,7 @@ class SessionNode:
             if self._save():
                 self._after_save()
 
-        self._save_handle = asyncio.get_running_loop().call_later(delay, run)
+        self._save_handle = asyncio.get_running_loop().call_later(SAVE_RETRY, run)
 
     def _after_save(self) -> None:
         """What waited for a save (after a failed one) may go now."""
@@ -441,7 +442,7 @@ class SessionNode:
                 self._save_failed = True
                 self._emit(SaveFailed(str(exc)))
             if not self._stopping:
-                self._save_later(1.0)
+                self._retry_save()
             return False
         self._unsaved_local = False
         if self._save_failed:
