@@ -8,12 +8,12 @@ frame from a tampered one. Each direction has its own key, so the two counters n
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from sync.handshake import SessionKeys
 from sync.wire import MAX_FRAME
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "CounterExhausted",
     "ReplayedFrame",
     "SecureChannel",
+    "SessionKeys",
     "TamperedFrame",
 ]
 
@@ -31,6 +32,14 @@ _TAG_SIZE: Final = 16
 OVERHEAD: Final = _COUNTER.size + _TAG_SIZE
 MAX_PLAINTEXT: Final = MAX_FRAME - OVERHEAD
 _LAST_COUNTER: Final = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """One key per direction; a peer's send_key is the other side's recv_key."""
+
+    send_key: bytes = field(repr=False)
+    recv_key: bytes = field(repr=False)
 
 
 class ChannelError(Exception):

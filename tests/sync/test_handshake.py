@@ -1,379 +1,290 @@
-import functools
-import struct
-from collections.abc import Callable
+"""The link handshake, sans-IO: members prove their keys, newcomers prove the code."""
+
+from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from spake2 import SPAKE2_Symmetric
 
-from sync import handshake as handshake_module
-from sync.channel import SecureChannel
-from sync.codes import InvalidCode
+from model.keys import Identity, admission_message, new_nonce
 from sync.handshake import (
-    Handshake,
+    Anchor,
+    Credentials,
+    GuessRefused,
     HandshakeError,
     IncompatibleVersion,
+    Initiator,
+    NotAdmitting,
+    NotAMember,
     PeerRejected,
-    SessionKeys,
+    Responder,
     WrongCode,
     WrongSession,
 )
 from sync.wire import (
     PROTOCOL_VERSION,
+    REJECT_NOT_ADMITTING,
     Confirm,
+    KeyHello,
+    Offer,
     Reject,
     Spake,
     decode_handshake,
     encode_handshake,
 )
 
-TAG = "room-42"
-DOMAIN = b"cercle/%d/" % PROTOCOL_VERSION  # every derivation is bound to the version
-
-
-def pair(
-    code_a: str = "3141-5926",
-    code_b: str = "3141-5926",
-    tag_a: str = TAG,
-    tag_b: str = TAG,
-) -> tuple[Handshake, Handshake]:
-    return Handshake(code_a, tag_a, initiator=True), Handshake(code_b, tag_b, initiator=False)
-
-
-def run(a: Handshake, b: Handshake) -> None:
-    """Wire two handshakes together in memory, each side sending as soon as it can."""
-    to_b = [a.start()]
-    to_a = [b.start()]
-    while to_a or to_b:
-        if to_b:
-            to_a.extend(b.receive(to_b.pop(0)))
-        if to_a:
-            to_b.extend(a.receive(to_a.pop(0)))
-
-
-def hkdf(secret: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
-
-
-# --- The happy path --------------------------------------------------------------------------
-
-
-def test_right_code_gives_mirrored_keys() -> None:
-    a, b = pair()
-    run(a, b)
-    assert a.done and b.done
-    assert a.keys.send_key == b.keys.recv_key
-    assert a.keys.recv_key == b.keys.send_key
-    assert a.keys.send_key != a.keys.recv_key
-    assert len(a.keys.send_key) == len(a.keys.recv_key) == 32
-
-
-def test_right_code_gives_a_working_channel_both_ways() -> None:
-    a, b = pair()
-    run(a, b)
-    chan_a, chan_b = SecureChannel(a.keys), SecureChannel(b.keys)
-    assert chan_b.open(chan_a.seal(b"question 1")) == b"question 1"
-    assert chan_a.open(chan_b.seal(b"advice 1")) == b"advice 1"
-    assert chan_b.open(chan_a.seal(b"question 2")) == b"question 2"
-
-
-def test_code_written_differently_on_each_side_still_matches() -> None:
-    a, b = pair(code_a="314-159", code_b=" 314 159 ")
-    run(a, b)
-    assert a.keys.send_key == b.keys.recv_key
-
-
-def test_each_handshake_gives_fresh_keys() -> None:
-    a1, b1 = pair()
-    a2, b2 = pair()
-    run(a1, b1)
-    run(a2, b2)
-    assert a1.keys.send_key != a2.keys.send_key
-
-
-def test_message_sequence_is_spake_then_confirm() -> None:
-    a, b = pair()
-    first = decode_handshake(a.start())
-    assert isinstance(first, Spake)
-    assert (first.version, first.tag, len(first.msg), first.msg[:1]) == (
-        PROTOCOL_VERSION, TAG, 33, b"S")
-    b.start()
-    [reply] = b.receive(encode_handshake(first))
-    confirm = decode_handshake(reply)
-    assert isinstance(confirm, Confirm)
-    assert len(confirm.mac) == 32
-
-
-def test_keys_are_hidden_from_repr() -> None:
-    keys = SessionKeys(send_key=b"\x01" * 32, recv_key=b"\x02" * 32)
-    assert repr(keys) == "SessionKeys()"
-
-
-def test_invalid_code_is_refused_before_anything_is_sent() -> None:
-    with pytest.raises(InvalidCode):
-        Handshake("12-34", TAG, initiator=True)
-
-
-# --- Key derivation, checked independently of the implementation ------------------------------
+CODE = "4821-9130"
 
 
 @pytest.fixture
-def deterministic(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, bool], Handshake]:
-    """Build Handshakes whose SPAKE2 randomness is fixed by a seed byte."""
-
-    def make(seed: int, initiator: bool) -> Handshake:
-        monkeypatch.setattr(
-            handshake_module,
-            "SPAKE2_Symmetric",
-            functools.partial(SPAKE2_Symmetric, entropy_f=lambda n: bytes([seed]) * n),
-        )
-        return Handshake("3141-5926", TAG, initiator=initiator)
-
-    return make
+def anne() -> Identity:
+    return Identity.generate()
 
 
-def test_derivation_matches_the_documented_construction(
-    deterministic: Callable[[int, bool], Handshake],
-) -> None:
-    a = deterministic(1, True)
-    b = deterministic(2, False)
-    spake_a = decode_handshake(a.start())
-    spake_b = decode_handshake(b.start())
-    assert isinstance(spake_a, Spake) and isinstance(spake_b, Spake)
-    confirm_a = decode_handshake(a.receive(encode_handshake(spake_b))[0])
-    confirm_b = decode_handshake(b.receive(encode_handshake(spake_a))[0])
-    assert isinstance(confirm_a, Confirm) and isinstance(confirm_b, Confirm)
-    a.receive(encode_handshake(confirm_b))
-    b.receive(encode_handshake(confirm_a))
-
-    # Same computation from the libraries alone, following the module docstring.
-    ref_a = SPAKE2_Symmetric(
-        b"31415926", idSymmetric=DOMAIN + TAG.encode(), entropy_f=lambda n: b"\x01" * n
-    )
-    ref_b = SPAKE2_Symmetric(
-        b"31415926", idSymmetric=DOMAIN + TAG.encode(), entropy_f=lambda n: b"\x02" * n
-    )
-    assert ref_a.start() == spake_a.msg
-    assert ref_b.start() == spake_b.msg
-    secret = ref_a.finish(spake_b.msg)
-
-    def lp(part: bytes) -> bytes:
-        return struct.pack(">I", len(part)) + part
-
-    transcript = DOMAIN + b"transcript" + lp(spake_a.msg) + lp(spake_b.msg) + lp(TAG.encode())
-    for label, confirm in ((b"initiator", confirm_a), (b"responder", confirm_b)):
-        mac = hmac.HMAC(hkdf(secret, DOMAIN + b"confirm " + label), hashes.SHA256())
-        mac.update(transcript)
-        assert confirm.mac == mac.finalize()
-
-    i2r = hkdf(secret, DOMAIN + b"key initiator->responder")
-    r2i = hkdf(secret, DOMAIN + b"key responder->initiator")
-    assert a.keys == SessionKeys(send_key=i2r, recv_key=r2i)
-    assert b.keys == SessionKeys(send_key=r2i, recv_key=i2r)
-    # Frozen value (protocol 3): changing any label or the transcript breaks compatibility.
-    assert i2r.hex() == "0508464a6a8dec441956e97fa23a3ecbbc2597ed17209dc189791c98d4d5d0d5"
+@pytest.fixture
+def anchor(anne: Identity) -> Anchor:
+    return Anchor.proven(anne.actor, new_nonce())
 
 
-# --- Wrong code, wrong session, wrong version ---------------------------------------------------
+def admitted(anne: Identity, anchor: Anchor) -> Credentials:
+    member = Identity.generate()
+    return Credentials(member, anne.sign(admission_message(anchor.session_id, member.actor)))
 
 
-def test_wrong_code_detected_by_confirmation_and_reported_to_the_peer() -> None:
-    a, b = pair(code_a="3141-5926", code_b="3141-5927")
-    spake_a, spake_b = a.start(), b.start()
-    # SPAKE2 itself does not fail: both sides happily produce a Confirm.
-    assert len(a.receive(spake_b)) == 1
-    [confirm_b] = b.receive(spake_a)
-    with pytest.raises(WrongCode, match="join code does not match") as info:
-        a.receive(confirm_b)
-    assert info.value.reject_reason == "wrong-code"
-    assert not a.done
-    assert info.value.reject_reason is not None
-    reject = a.reject_frame(info.value.reject_reason)
-    assert decode_handshake(reject) == Reject(reason="wrong-code")
-    with pytest.raises(PeerRejected, match="the other side says the join code is wrong") as rej:
-        b.receive(reject)
-    assert rej.value.reason == "wrong-code"
-    assert rej.value.reject_reason is None
-    assert not b.done
-    with pytest.raises(HandshakeError, match="no session keys yet: the handshake is failed"):
-        _ = b.keys
+def run(responder: Responder, initiator: Initiator) -> list[tuple[str, bytes]]:
+    """Play both machines against each other; every frame sent, by whom."""
+    initiator.start()
+    sent = [("responder", responder.start())]
+    frames = [sent[0]]
+    while frames:
+        replies = []
+        for who, body in frames:
+            machine = initiator if who == "responder" else responder
+            answer = "initiator" if who == "responder" else "responder"
+            replies += [(answer, reply) for reply in machine.receive(body)]
+        sent += replies
+        frames = replies
+    return sent
 
 
-def test_wrong_code_is_detected_by_both_sides_on_their_own() -> None:
-    a, b = pair(code_a="aaaaaa", code_b="aaaaab")
-    spake_a, spake_b = a.start(), b.start()
-    [confirm_a] = a.receive(spake_b)
-    [confirm_b] = b.receive(spake_a)
+def plain(body: bytes) -> object:
+    return decode_handshake(body)
+
+
+# -- members --------------------------------------------------------------------------------
+def test_two_members_prove_their_keys_and_share_a_channel(anne: Identity,
+                                                          anchor: Anchor) -> None:
+    bob, carl = admitted(anne, anchor), admitted(anne, anchor)
+    responder = Responder(anchor=anchor, credentials=bob)
+    initiator = Initiator(anchor=anchor, credentials=carl)
+    run(responder, initiator)
+    assert responder.done and initiator.done
+    assert responder.outcome.peer == carl.identity.actor
+    assert initiator.outcome.peer == bob.identity.actor
+    assert not responder.outcome.newcomer and not initiator.outcome.newcomer
+    sealed = initiator.outcome.channel.seal(b"hello")
+    assert responder.outcome.channel.open(sealed) == b"hello"
+    assert initiator.outcome.channel.open(responder.outcome.channel.seal(b"back")) == b"back"
+
+
+def test_the_creator_needs_no_admission(anne: Identity, anchor: Anchor) -> None:
+    bob = admitted(anne, anchor)
+    responder = Responder(anchor=anchor, credentials=bob)
+    initiator = Initiator(anchor=anchor, credentials=Credentials(anne))
+    run(responder, initiator)
+    assert responder.outcome.peer == anne.actor
+
+
+def test_a_member_link_never_involves_the_code(anne: Identity, anchor: Anchor) -> None:
+    bob, carl = admitted(anne, anchor), admitted(anne, anchor)
+    sent = run(Responder(anchor=anchor, credentials=bob, code=CODE),
+               Initiator(anchor=anchor, credentials=carl))
+    kinds = [type(plain(body)).__name__ for _, body in sent]
+    assert kinds == ["Offer", "KeyHello", "KeyProof", "KeyProof"]
+
+
+@pytest.mark.parametrize("side", ["initiator", "responder"])
+def test_a_key_without_the_creators_admission_is_refused(anne: Identity, anchor: Anchor,
+                                                         side: str) -> None:
+    bob = admitted(anne, anchor)
+    stranger = Credentials(Identity.generate(), bob.admission)  # someone else's admission
+    responder = Responder(anchor=anchor, credentials=stranger if side == "responder" else bob)
+    initiator = Initiator(anchor=anchor, credentials=bob if side == "responder" else stranger)
+    with pytest.raises(NotAMember, match="not admitted"):
+        run(responder, initiator)
+
+
+def test_a_key_proof_from_another_handshake_does_not_verify(anne: Identity,
+                                                            anchor: Anchor) -> None:
+    bob, carl = admitted(anne, anchor), admitted(anne, anchor)
+    first = Responder(anchor=anchor, credentials=bob)
+    sent = run(first, Initiator(anchor=anchor, credentials=carl))
+    carls_proof = next(body for who, body in sent if who == "initiator"
+                       and type(plain(body)).__name__ == "KeyProof")
+    again = Responder(anchor=anchor, credentials=bob)
+    again.start()
+    again.receive(encode_handshake(KeyHello(eph=bytes(range(1, 33)))))
+    with pytest.raises(NotAMember, match="does not verify"):
+        again.receive(carls_proof)  # replayed into a handshake with other ephemeral keys
+
+
+def test_a_reflected_key_proof_does_not_verify(anne: Identity, anchor: Anchor) -> None:
+    bob = admitted(anne, anchor)
+    responder = Responder(anchor=anchor, credentials=bob)
+    responder.start()
+    [proof] = responder.receive(encode_handshake(KeyHello(eph=bytes(range(1, 33)))))
+    with pytest.raises(NotAMember):
+        responder.receive(proof)  # its own proof, signed as the responder
+
+
+# -- newcomers ---------------------------------------------------------------------------
+def test_a_newcomer_with_the_code_is_admitted_and_learns_the_session(anne: Identity,
+                                                                    anchor: Anchor) -> None:
+    newbie = Identity.generate()
+    responder = Responder(anchor=anchor, credentials=Credentials(anne), code=CODE)
+    initiator = Initiator(identity=newbie, code="4821 9130", tag=anchor.tag)
+    run(responder, initiator)
+    assert responder.outcome.newcomer and responder.outcome.peer == newbie.actor
+    outcome = initiator.outcome
+    assert outcome.newcomer and outcome.anchor == anchor and outcome.peer == anne.actor
+    assert anchor.admits(newbie.actor, outcome.admission)
+    assert responder.outcome.peer_admission == outcome.admission
+    assert outcome.channel.open(responder.outcome.channel.seal(b"doc")) == b"doc"
+
+
+def test_a_newcomer_who_only_knows_the_address_learns_the_tag(anne: Identity,
+                                                              anchor: Anchor) -> None:
+    initiator = Initiator(identity=Identity.generate(), code=CODE)
+    run(Responder(anchor=anchor, credentials=Credentials(anne), code=CODE), initiator)
+    assert initiator.tag == anchor.tag and initiator.outcome.anchor == anchor
+
+
+def test_a_wrong_code_is_told_only_after_the_guess_is_on_the_table(anne: Identity,
+                                                                    anchor: Anchor) -> None:
+    """The cheating client of the trust issue hung up once the host's Confirm told it
+    whether its guess was right, and was never counted. Now the newcomer confirms first:
+    until then the host sends nothing keyed by the code, and the wrong confirmation is the
+    counted failure."""
+    responder = Responder(anchor=anchor, credentials=Credentials(anne), code=CODE)
+    initiator = Initiator(identity=Identity.generate(), code="1111-2222", tag=anchor.tag)
+    initiator.start()
+    [spake] = initiator.receive(responder.start())
+    [host_spake] = responder.receive(spake)
+    assert isinstance(plain(host_spake), Spake)  # blinded by the code: tests no guess
+    assert responder.guessing  # the attempt is counted from here on
+    [confirm] = initiator.receive(host_spake)
+    assert isinstance(plain(confirm), Confirm) and initiator.sent_confirm
     with pytest.raises(WrongCode):
-        a.receive(confirm_b)
-    with pytest.raises(WrongCode):
-        b.receive(confirm_a)
+        responder.receive(confirm)
+    frame = responder.reject_frame(WrongCode("x"))
+    assert frame is not None and plain(frame) == Reject(reason="wrong-code")
+    with pytest.raises(PeerRejected) as info:
+        initiator.receive(frame)
+    assert info.value.reason == "wrong-code"
 
 
-def test_wrong_tag_is_a_wrong_session_on_both_sides() -> None:
-    a, b = pair(tag_a="room-42", tag_b="room-43")
-    spake_a, spake_b = a.start(), b.start()
-    with pytest.raises(WrongSession, match="the peer is in session 'room-43', not 'room-42'") as e:
-        a.receive(spake_b)
-    assert e.value.reject_reason == "wrong-session"
-    with pytest.raises(PeerRejected, match="not hosting this session"):
-        b.receive(a.reject_frame(e.value.reject_reason or ""))
-    # The other side, had it looked first, would have refused the same way.
-    other_b = Handshake("3141-5926", "room-43", initiator=False)
-    other_b.start()
-    with pytest.raises(WrongSession, match="the peer is in session 'room-42', not 'room-43'"):
-        other_b.receive(spake_a)
+def test_the_gate_can_defer_a_code_attempt_before_any_work(anne: Identity,
+                                                           anchor: Anchor) -> None:
+    asked: list[bool] = []
+
+    def gate() -> float:
+        asked.append(True)
+        return 12.0
+
+    responder = Responder(anchor=anchor, credentials=Credentials(anne), code=CODE, guess=gate)
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    initiator.start()
+    [spake] = initiator.receive(responder.start())
+    with pytest.raises(GuessRefused) as info:
+        responder.receive(spake)
+    assert info.value.retry_after == 12.0 and asked == [True]
+    assert not responder.guessing  # nothing was counted: no guess was made
 
 
-def test_tag_is_bound_into_the_key_not_only_compared() -> None:
-    # A peer keyed for room-43 that claims room-42 passes the tag check but not confirmation.
-    a = Handshake("3141-5926", "room-42", initiator=True)
-    liar = Handshake("3141-5926", "room-43", initiator=False)
-    liar._tag = "room-42"
-    spake_a, spake_liar = a.start(), liar.start()
-    a.receive(spake_liar)
-    [confirm_liar] = liar.receive(spake_a)
-    with pytest.raises(WrongCode):
-        a.receive(confirm_liar)
+def test_only_the_creator_admits(anne: Identity, anchor: Anchor) -> None:
+    bob = admitted(anne, anchor)
+    responder = Responder(anchor=anchor, credentials=bob)  # no code: does not admit
+    offer_frame = responder.start()
+    offer = plain(offer_frame)
+    assert isinstance(offer, Offer) and not offer.admits
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    initiator.start()
+    with pytest.raises(NotAdmitting, match="join through the host"):
+        initiator.receive(offer_frame)
+    assert not initiator.sent_confirm
+    # A client that sends a Spake anyway gets a clear refusal, and no SPAKE2 work is done.
+    responder = Responder(anchor=anchor, credentials=bob, code=CODE)
+    responder.start()
+    with pytest.raises(NotAdmitting) as info:
+        responder.receive(encode_handshake(Spake(msg=b"S" + bytes(32))))
+    assert info.value.reject_reason == REJECT_NOT_ADMITTING
 
 
-def test_other_protocol_version_is_incompatible() -> None:
-    a, _ = pair()
-    a.start()
-    other = PROTOCOL_VERSION - 1  # a peer of the previous release
-    with pytest.raises(IncompatibleVersion, match=f"protocol version {other}") as info:
-        a.receive(encode_handshake(Spake(version=other, tag=TAG, msg=b"S" + bytes(32))))
-    assert info.value.reject_reason == "version"
+def test_a_newcomer_refuses_another_sessions_offer_before_sending_anything(
+        anne: Identity, anchor: Anchor) -> None:
+    other = Anchor.proven(Identity.generate().actor, new_nonce())
+    responder = Responder(anchor=other, credentials=Credentials(Identity.generate()), code=CODE)
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    initiator.start()
+    with pytest.raises(WrongSession):
+        initiator.receive(responder.start())
+    assert not initiator.sent_confirm
 
 
-@pytest.mark.parametrize(
-    ("reason", "message"),
-    [
-        ("busy", "the other side is busy; try again in a moment"),
-        ("version", "the other side runs an incompatible version of Cercle"),
-        ("x" * 200, "the other side refused: '" + "x" * 80 + "'"),
-        ("\x1b[2J", r"the other side refused: '\\x1b\[2J'"),
-    ],
-)
-def test_peer_rejection_messages(reason: str, message: str) -> None:
-    a, _ = pair()
-    a.start()
-    with pytest.raises(PeerRejected, match=f"^{message}$") as info:
-        a.receive(encode_handshake(Reject(reason=reason)))
-    assert info.value.reason == reason
+def test_an_impostor_announcing_the_tag_cannot_prove_the_key_behind_it(anne: Identity,
+                                                                       anchor: Anchor) -> None:
+    """Someone who knows the code sets up a laptop announcing the real session's tag: the
+    newcomer's check of the welcome (the tag must commit to the key that signs it) fails."""
+    mallory = Identity.generate()
+    fake = Anchor(anchor.session_id, mallory.actor, anchor.nonce)  # the tag, not the key
+    responder = Responder(anchor=fake, credentials=Credentials(mallory), code=CODE)
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    with pytest.raises(WrongSession, match="does not match"):
+        run(responder, initiator)
 
 
-def test_reject_is_honoured_at_any_point_before_done() -> None:
-    a, b = pair()
-    spake_b = b.start()
-    a.start()
-    a.receive(spake_b)
-    with pytest.raises(PeerRejected):
-        a.receive(encode_handshake(Reject(reason="busy")))
+# -- failures ------------------------------------------------------------------------------
+def test_a_reject_is_reported_with_its_retry_delay(anchor: Anchor) -> None:
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    initiator.start()
+    with pytest.raises(PeerRejected, match="busy") as info:
+        initiator.receive(encode_handshake(Reject(reason="busy", retry_after=7.0)))
+    assert info.value.retry_after == 7.0
 
 
-# --- Hostile or confused peers ------------------------------------------------------------------
+def test_an_unknown_reject_reason_is_quoted_short(anchor: Anchor) -> None:
+    initiator = Initiator(identity=Identity.generate(), code=CODE, tag=anchor.tag)
+    initiator.start()
+    with pytest.raises(PeerRejected, match=r"refused: 'x{80}'$"):
+        initiator.receive(encode_handshake(Reject(reason="x" * 200)))
 
 
-def test_confirm_before_spake_is_out_of_order() -> None:
-    a, _ = pair()
-    a.start()
-    with pytest.raises(
-        HandshakeError,
-        match="unexpected Confirm message while waiting for the peer's key exchange message",
-    ):
-        a.receive(encode_handshake(Confirm(mac=bytes(32))))
+def test_another_version_is_incompatible(anchor: Anchor) -> None:
+    initiator = Initiator(identity=Identity.generate(), code=CODE)
+    initiator.start()
+    offer = encode_handshake(Offer(version=PROTOCOL_VERSION + 1, tag="ab", eph=bytes(32)))
+    with pytest.raises(IncompatibleVersion):
+        initiator.receive(offer)
 
 
-def test_second_spake_is_out_of_order() -> None:
-    a, b = pair()
-    a.start()
-    spake_b = b.start()
-    a.receive(spake_b)
-    with pytest.raises(
-        HandshakeError, match="unexpected Spake message while waiting for the peer's key confirm"
-    ):
-        a.receive(spake_b)
-
-
-def test_receive_before_start() -> None:
-    a, b = pair()
-    with pytest.raises(HandshakeError, match="the handshake is not started"):
-        a.receive(b.start())
-
-
-def test_start_twice() -> None:
-    a, _ = pair()
-    a.start()
-    with pytest.raises(HandshakeError, match=r"start\(\) was already called"):
-        a.start()
-
-
-def test_nothing_is_accepted_after_done() -> None:
-    a, b = pair()
-    run(a, b)
-    with pytest.raises(HandshakeError, match="the handshake is finished"):
-        a.receive(encode_handshake(Reject(reason="busy")))
-    assert a.done
-
-
-def test_failure_is_final() -> None:
-    a, b = pair()
-    a.start()
-    spake_b = b.start()
+@pytest.mark.parametrize("body", [b"", b"\xc1", encode_handshake(Confirm(mac=bytes(32)))])
+def test_garbage_or_out_of_turn_fails_the_machine_for_good(anne: Identity, anchor: Anchor,
+                                                           body: bytes) -> None:
+    responder = Responder(anchor=anchor, credentials=Credentials(anne), code=CODE)
+    responder.start()
     with pytest.raises(HandshakeError):
-        a.receive(b"garbage")
-    with pytest.raises(HandshakeError, match="the handshake is failed"):
-        a.receive(spake_b)
-    assert not a.done
+        responder.receive(body)
+    with pytest.raises(HandshakeError, match="failed"):
+        responder.receive(encode_handshake(KeyHello(eph=bytes(32))))
 
 
-def test_reflected_spake_is_refused() -> None:
-    a, _ = pair()
-    spake_a = a.start()
-    with pytest.raises(
-        HandshakeError, match=r"key exchange message is invalid \(ReflectionThwarted"
-    ):
-        a.receive(spake_a)
+def test_a_short_spake_message_is_refused(anne: Identity, anchor: Anchor) -> None:
+    responder = Responder(anchor=anchor, credentials=Credentials(anne), code=CODE)
+    responder.start()
+    with pytest.raises(HandshakeError, match="wrong length"):
+        responder.receive(encode_handshake(Spake(msg=b"S1")))
 
 
-def test_reflected_confirm_does_not_verify() -> None:
-    a, b = pair()
-    spake_a, spake_b = a.start(), b.start()
-    [confirm_a] = a.receive(spake_b)
-    b.receive(spake_a)
-    with pytest.raises(WrongCode):
-        a.receive(confirm_a)
-
-
-def test_two_initiators_fail_confirmation() -> None:
-    a = Handshake("3141-5926", TAG, initiator=True)
-    b = Handshake("3141-5926", TAG, initiator=True)
-    with pytest.raises(WrongCode):
-        run(a, b)
-
-
-@pytest.mark.parametrize(
-    ("msg", "reason"),
-    [
-        (b"", "wrong length"),
-        (b"S" + bytes(31), "wrong length"),
-        (b"S" + bytes(33), "wrong length"),
-        (b"S" + bytes(32), r"invalid \(ValueError\)"),  # the identity element
-        (b"A" + bytes(32), r"invalid \(OffSides\)"),
-        (b"S" + b"\xff" * 32, "invalid"),
-    ],
-)
-def test_bad_spake_payloads(msg: bytes, reason: str) -> None:
-    a, _ = pair()
-    a.start()
-    with pytest.raises(HandshakeError, match=reason):
-        a.receive(encode_handshake(Spake(version=PROTOCOL_VERSION, tag=TAG, msg=msg)))
-
-
-def test_malformed_body_is_a_handshake_error() -> None:
-    a, _ = pair()
-    a.start()
-    with pytest.raises(HandshakeError, match="malformed handshake message"):
-        a.receive(b"\x00\x01\x02")
+def test_an_initiator_gives_either_credentials_or_a_code(anchor: Anchor) -> None:
+    with pytest.raises(ValueError, match="identity and the join code"):
+        Initiator(identity=Identity.generate())
+    with pytest.raises(ValueError, match="both"):
+        Initiator(anchor=anchor)

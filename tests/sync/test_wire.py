@@ -10,21 +10,33 @@ from sync.wire import (
     MAX_FRAME,
     PROTOCOL_VERSION,
     Bye,
+    Certificate,
+    Changes,
+    Code,
     Confirm,
+    Document,
     Envelope,
     FrameDecoder,
     FrameTooLarge,
     HandshakeMsg,
+    Have,
     Hello,
+    Join,
+    KeyHello,
+    KeyProof,
     MalformedFrame,
+    Offer,
+    Peer,
     Peers,
     Ping,
     Pong,
     Presence,
     Reject,
+    Report,
+    SignedHead,
     Spake,
-    Sync,
     UnsupportedVersion,
+    Welcome,
     WireError,
     decode_envelope,
     decode_handshake,
@@ -35,7 +47,7 @@ from sync.wire import (
 
 
 def test_constants() -> None:
-    assert PROTOCOL_VERSION == 3
+    assert PROTOCOL_VERSION == 4
     assert MAX_FRAME == 8 * 1024 * 1024
     assert HANDSHAKE_MAX_FRAME < MAX_FRAME
 
@@ -131,10 +143,18 @@ def test_decoder_any_chunking_yields_the_same_frames(bodies: list[bytes], cuts: 
 
 # --- Handshake messages ---------------------------------------------------------------------
 
+KEY = bytes(range(32))
+SIG = bytes(64)
+
 HANDSHAKE_SAMPLES: list[HandshakeMsg] = [
-    Spake(version=PROTOCOL_VERSION, tag="t-123", msg=b"S" + bytes(32)),
+    Offer(version=PROTOCOL_VERSION, tag="5f3a9c01d2e4b7a6", eph=KEY, admits=True),
+    KeyHello(eph=KEY),
+    KeyProof(key=KEY, admission=SIG, sig=SIG),
+    KeyProof(key=KEY, admission=b"", sig=SIG),
+    Spake(msg=b"S" + bytes(32)),
     Confirm(mac=bytes(range(32))),
     Reject(reason="wrong-code"),
+    Reject(reason="busy", retry_after=9.5),
 ]
 
 
@@ -145,19 +165,13 @@ def test_handshake_round_trip(msg: HandshakeMsg) -> None:
 
 def test_handshake_messages_are_tagged_by_class_name() -> None:
     assert msgspec.msgpack.decode(encode_handshake(Reject(reason="busy"))) == {
-        "type": "Reject",
-        "reason": "busy",
-    }
-    assert msgspec.msgpack.decode(encode_handshake(Spake(version=1, tag="x", msg=b"m"))) == {
-        "type": "Spake",
-        "version": 1,
-        "tag": "x",
-        "msg": b"m",
-    }
+        "type": "Reject", "reason": "busy", "retry_after": 0.0}
+    assert msgspec.msgpack.decode(encode_handshake(Spake(msg=b"m"))) == {
+        "type": "Spake", "msg": b"m"}
 
 
-def test_spake_with_another_version_is_unsupported() -> None:
-    data = encode_handshake(Spake(version=PROTOCOL_VERSION + 1, tag="x", msg=b"m"))
+def test_an_offer_with_another_version_is_unsupported() -> None:
+    data = encode_handshake(Offer(version=PROTOCOL_VERSION + 1, tag="ab", eph=KEY))
     with pytest.raises(UnsupportedVersion,
                        match=f"peer speaks protocol version {PROTOCOL_VERSION + 1}"):
         decode_handshake(data)
@@ -171,6 +185,19 @@ def test_spake_with_another_version_is_unsupported() -> None:
         msgspec.msgpack.encode({"type": "Hello", "version": 1}),
         msgspec.msgpack.encode({"type": "Confirm"}),
         msgspec.msgpack.encode({"type": "Confirm", "mac": "not bytes"}),
+        msgspec.msgpack.encode({"type": "Confirm", "mac": b"short"}),
+        msgspec.msgpack.encode({"type": "KeyHello", "eph": bytes(31)}),
+        msgspec.msgpack.encode({"type": "KeyProof", "key": KEY, "admission": bytes(65),
+                                "sig": SIG}),
+        msgspec.msgpack.encode({"type": "Offer", "version": PROTOCOL_VERSION, "tag": "NOT HEX",
+                                "eph": KEY}),
+        msgspec.msgpack.encode({"type": "Offer", "version": PROTOCOL_VERSION, "tag": "a" * 33,
+                                "eph": KEY}),
+        msgspec.msgpack.encode({"type": "Reject", "reason": "x" * 201}),
+        msgspec.msgpack.encode({"type": "Reject", "reason": "busy", "retry_after": -1.0}),
+        msgspec.msgpack.encode({"type": "Reject", "reason": "busy",
+                                "retry_after": float("inf")}),
+        msgspec.msgpack.encode({"type": "Spake", "msg": bytes(65)}),
         msgspec.msgpack.encode({"mac": b"no tag"}),
         msgspec.msgpack.encode([1, 2, 3]),
         b"\x81\xa4type\xa1\x80",  # invalid UTF-8 in the tag: msgspec raises UnicodeDecodeError
@@ -190,22 +217,23 @@ def test_envelope_is_not_a_handshake_message() -> None:
 # --- Envelopes -------------------------------------------------------------------------------
 
 ENVELOPE_SAMPLES: list[Envelope] = [
-    Hello(version=PROTOCOL_VERSION, peer_id="p1", name="Ana", listen_port=49152, is_host=True),
-    Hello(version=PROTOCOL_VERSION, peer_id="p2", name="Bo", listen_port=None, is_host=False),
-    Sync(data=b"\x42\x00\xff"),
-    Presence(peer_id="p1", name="Ana"),
-    Presence(
-        peer_id="p1",
-        name="Ana",
-        hand_raised=True,
-        hand_raised_at=1700000000.5,
-        done_phase=3,
-        typing=True,
-    ),
-    Peers(addrs=[("192.168.1.10", 49152), ("fe80::1", 1)]),
-    Peers(addrs=[]),
-    Ping(nonce=7, sent=12.25),
+    Join(key=KEY, sig=SIG),
+    Welcome(creator=KEY, nonce=bytes(16), admission=SIG, sig=SIG),
+    Hello(version=PROTOCOL_VERSION, listen_port=49152),
+    Hello(version=PROTOCOL_VERSION),
+    Have(seqs=[(KEY, 3), (bytes(32), 0)]),
+    Changes(changes=[b"\x85o", b""], heads=[SignedHead(KEY, KEY, SIG)],
+            admissions=[Certificate(KEY, SIG)], answer=True),
+    Document(data=b"doc", heads=[SignedHead(KEY, KEY, SIG)]),
+    Presence(),
+    Presence(hand_raised=True, hand_raised_at=1700000000.5, done_phase=3, typing=True,
+             links=[KEY]),
+    Peers(peers=[Peer(KEY, "192.168.1.10", 49152)]),
+    Peers(peers=[]),
+    Ping(nonce=7, sent=12.25, heads=[KEY]),
     Pong(nonce=7, sent=12.25, peer_time=1700000000.0),
+    Code(code="1234-5678", reason="guessing"),
+    Report(about=KEY, reason="forged a change"),
     Bye(),
     Bye(reason="session ended"),
 ]
@@ -217,31 +245,23 @@ def test_envelope_round_trip(env: Envelope) -> None:
 
 
 def test_presence_defaults_are_exact() -> None:
-    p = decode_envelope(msgspec.msgpack.encode({"type": "Presence", "peer_id": "a", "name": "b"}))
-    assert p == Presence(
-        peer_id="a",
-        name="b",
-        hand_raised=False,
-        hand_raised_at=None,
-        done_phase=None,
-        typing=False,
-    )
+    assert decode_envelope(msgspec.msgpack.encode({"type": "Presence"})) == Presence(
+        hand_raised=False, hand_raised_at=None, done_phase=None, typing=False, links=[])
 
 
-def test_peers_addresses_decode_as_tuples() -> None:
-    env = decode_envelope(encode_envelope(Peers(addrs=[("10.0.0.2", 4000)])))
-    assert isinstance(env, Peers)
-    assert env.addrs == [("10.0.0.2", 4000)]
-    assert isinstance(env.addrs[0], tuple)
+def test_presence_names_nobody_but_its_sender() -> None:
+    # A presence used to carry a peer id anyone could set; the sender is the link's key now.
+    assert "peer_id" not in Presence.__struct_fields__
+    assert "name" not in Presence.__struct_fields__
 
 
 def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
-    data = msgspec.msgpack.encode({"type": "Bye", "reason": "x", "added_in_v1_1": 5})
+    data = msgspec.msgpack.encode({"type": "Bye", "reason": "x", "added_in_v4_1": 5})
     assert decode_envelope(data) == Bye(reason="x")
 
 
 def test_hello_with_another_version_is_unsupported() -> None:
-    data = encode_envelope(Hello(version=0, peer_id="p", name="n", listen_port=1, is_host=False))
+    data = encode_envelope(Hello(version=0, listen_port=1))
     with pytest.raises(UnsupportedVersion,
                        match=f"version 0, this program speaks {PROTOCOL_VERSION}"):
         decode_envelope(data)
@@ -254,19 +274,26 @@ def test_hello_with_another_version_is_unsupported() -> None:
         b"\x93\x01\x02",
         msgspec.msgpack.encode({"type": "Nope"}),
         msgspec.msgpack.encode({"type": "Ping", "nonce": "seven", "sent": 1.0}),
-        msgspec.msgpack.encode({"type": "Peers", "addrs": [["h", 0]]}),
-        msgspec.msgpack.encode({"type": "Peers", "addrs": [["h", 65536]]}),
-        msgspec.msgpack.encode({"type": "Peers", "addrs": [["h", 1, 2]]}),
-        msgspec.msgpack.encode(
-            {
-                "type": "Hello",
-                "version": 1,
-                "peer_id": "p",
-                "name": "n",
-                "listen_port": 70000,
-                "is_host": False,
-            }
-        ),
+        # Times must be finite and plausible (finding: a Pong with -inf crashed the timer).
+        msgspec.msgpack.encode({"type": "Pong", "nonce": 1, "sent": 1.0,
+                                "peer_time": float("-inf")}),
+        msgspec.msgpack.encode({"type": "Pong", "nonce": 1, "sent": float("nan"),
+                                "peer_time": 1.0}),
+        msgspec.msgpack.encode({"type": "Ping", "nonce": 1, "sent": 1e300}),
+        msgspec.msgpack.encode({"type": "Ping", "nonce": -1, "sent": 1.0}),
+        msgspec.msgpack.encode({"type": "Presence", "hand_raised_at": float("inf")}),
+        msgspec.msgpack.encode({"type": "Presence", "done_phase": 10**9}),
+        msgspec.msgpack.encode({"type": "Presence", "links": ["not a key"]}),
+        msgspec.msgpack.encode({"type": "Peers", "peers": [[KEY, "h", 0]]}),
+        msgspec.msgpack.encode({"type": "Peers", "peers": [[KEY, "h", 65536]]}),
+        msgspec.msgpack.encode({"type": "Peers", "peers": [[KEY, "h" * 65, 1]]}),
+        msgspec.msgpack.encode({"type": "Peers", "peers": [[KEY, "h", 1]] * 1025}),
+        msgspec.msgpack.encode({"type": "Have", "seqs": [[KEY, -1]]}),
+        msgspec.msgpack.encode({"type": "Have", "seqs": [[b"short", 1]]}),
+        msgspec.msgpack.encode({"type": "Changes", "changes": [], "heads": [[KEY, KEY, b"x"]]}),
+        msgspec.msgpack.encode({"type": "Hello", "version": PROTOCOL_VERSION,
+                                "listen_port": 70000}),
+        msgspec.msgpack.encode({"type": "Code", "code": "x" * 65}),
         encode_handshake(Reject(reason="busy")),
         b"\x81\xa4type\xa5\x00\x00\x00\x00\x80",
         b"\x83\xa4type\xa3Bye\xa6reason\xa2\xc3\x28",
