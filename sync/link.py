@@ -1,192 +1,144 @@
-"""One authenticated, encrypted connection to a peer over an asyncio stream.
+"""One authenticated, encrypted link to a peer over a ``Transport``.
 
-``open_link`` runs the join-code handshake (``sync.handshake``) on a fresh
-TCP stream and returns a ``Link`` that sends and receives typed envelopes
-through a ``SecureChannel``. The responder speaks first with its session tag,
-so a joiner that only knows ``host:port`` learns the tag from the host and
-binds its own key exchange to it.
+``accept`` and ``dial`` run the handshake machines of ``sync.handshake`` on a fresh
+transport (the listener speaks first) and return its ``Outcome``; a ``Link`` then sends and
+receives typed envelopes through the ``SecureChannel`` the handshake produced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Final
 
 from sync.channel import ChannelError, SecureChannel
-from sync.handshake import Handshake, HandshakeError, WrongCode, WrongSession
-from sync.wire import (
-    HANDSHAKE_MAX_FRAME,
-    MAX_FRAME,
-    REJECT_WRONG_CODE,
-    REJECT_WRONG_SESSION,
-    Envelope,
-    FrameDecoder,
-    Spake,
-    WireError,
-    decode_envelope,
-    decode_handshake,
-    encode_envelope,
-    encode_frame,
-)
+from sync.handshake import HandshakeError, Initiator, Outcome, Responder
+from sync.transport import Transport, TransportClosed
+from sync.wire import MAX_FRAME, Envelope, WireError, decode_envelope, encode_envelope
+
+__all__ = ["HANDSHAKE_TIMEOUT", "Link", "LinkClosed", "accept", "dial"]
 
 HANDSHAKE_TIMEOUT: Final = 10.0
-READ_CHUNK: Final = 65536
+FIRST_MESSAGE_TIMEOUT: Final = 5.0
 
 
 class LinkClosed(Exception):
-    """The connection ended (cleanly or not); ``reason`` says why, for logs and users."""
+    """The link ended (cleanly or not); ``reason`` says why, for logs and people."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class _Frames:
-    """Frame bodies read from a stream, one at a time.
-
-    Until the peer has proved it knows the code, frames are held to
-    ``HANDSHAKE_MAX_FRAME`` so a stranger cannot make us buffer megabytes.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-        self.decoder = FrameDecoder(HANDSHAKE_MAX_FRAME)
-
-    async def next(self) -> bytes:
-        while (body := self.decoder.pop()) is None:
-            data = await self._reader.read(READ_CHUNK)
-            if not data:
-                raise LinkClosed("the connection was closed by the other side")
-            self.decoder.push(data)
-        return body
-
-
 class Link:
-    """An established secure connection: typed envelopes in, typed envelopes out."""
+    """An established secure link: typed envelopes in, typed envelopes out."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 frames: _Frames, channel: SecureChannel, initiator: bool, tag: str) -> None:
-        self._writer = writer
-        self._frames = frames
+    def __init__(self, transport: Transport, channel: SecureChannel, *, initiator: bool,
+                 peer: bytes) -> None:
+        self.transport = transport
         self._channel = channel
         self.initiator = initiator
-        self.tag = tag
-        peer = writer.get_extra_info("peername")
-        self.remote: tuple[str, int] = (peer[0], peer[1]) if peer else ("?", 0)
-        self.bytes_sent = 0
-        self._closed = False
+        self.peer = peer
+        self.remote = transport.remote
+        transport.max_frame = MAX_FRAME
 
     @property
     def closed(self) -> bool:
-        return self._closed or self._writer.is_closing()
+        return self.transport.closed
 
     def send_nowait(self, envelope: Envelope) -> None:
         """Encrypt and queue one envelope; frames leave in the order they were queued."""
-        if self.closed:
-            raise LinkClosed("the link is closed")
-        frame = encode_frame(self._channel.seal(encode_envelope(envelope)))
-        self.bytes_sent += len(frame)
         try:
-            self._writer.write(frame)
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            raise LinkClosed(f"sending failed ({exc})") from None
+            self.transport.send_nowait(self._channel.seal(encode_envelope(envelope)))
+        except (TransportClosed, WireError) as exc:
+            raise LinkClosed(str(exc)) from None
 
-    async def send(self, envelope: Envelope) -> None:
-        """Encrypt and send one envelope, waiting while the socket's buffer is full."""
-        self.send_nowait(envelope)
-        try:
-            await self._writer.drain()
-        except (ConnectionError, OSError) as exc:
-            raise LinkClosed(f"sending failed ({exc})") from None
+    async def drain(self) -> None:
+        await self.transport.drain()
 
     async def receive(self) -> Envelope:
         """The next envelope; any malformed, tampered or replayed frame closes the link."""
         try:
-            body = await self._frames.next()
-            return decode_envelope(self._channel.open(body))
+            return decode_envelope(self._channel.open(await self.transport.receive()))
+        except TransportClosed as exc:
+            raise LinkClosed(exc.reason) from None
         except (WireError, ChannelError) as exc:
-            raise LinkClosed(f"bad frame from {self.remote[0]}: {exc}") from None
-        except (ConnectionError, OSError) as exc:
-            raise LinkClosed(f"the connection broke ({exc})") from None
+            raise LinkClosed(f"bad frame from {self.remote}: {exc}") from None
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+        await self.transport.close()
 
 
-async def _send_raw(writer: asyncio.StreamWriter, body: bytes) -> None:
-    writer.write(encode_frame(body))
-    await writer.drain()
-
-
-async def open_link(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    *,
-    code: str,
-    tag: str | None,
-    initiator: bool,
-) -> Link:
-    """Authenticate a fresh stream with the join code; raise HandshakeError or LinkClosed.
-
-    The responder must know its ``tag``; an initiator may pass ``None`` to take
-    the tag the responder announces (joining by address).
-    """
-    frames = _Frames(reader)
-
-    async def run() -> tuple[Handshake, str]:
-        if initiator:
-            first = await frames.next()
-            try:
-                announced = decode_handshake(first)
-            except WireError as exc:
-                raise HandshakeError(f"the other side did not start a handshake ({exc})") from None
-            if not isinstance(announced, Spake):
-                machine = Handshake(code, tag or "", initiator=True)
-                machine.start()
-                machine.receive(first)  # raises PeerRejected / HandshakeError with the reason
-                raise HandshakeError("unexpected first message")
-            used = tag if tag is not None else announced.tag
-            machine = Handshake(code, used, initiator=True)
-            await _send_raw(writer, machine.start())
-            pending = [first]
-        else:
-            if tag is None:
-                raise ValueError("a responder needs its session tag")
-            used = tag
-            machine = Handshake(code, tag, initiator=False)
-            await _send_raw(writer, machine.start())
-            pending = []
-        while not machine.done:
-            body = pending.pop(0) if pending else await frames.next()
-            try:
-                replies = machine.receive(body)
-            except WrongCode:
-                with contextlib.suppress(Exception):
-                    await _send_raw(writer, machine.reject_frame(REJECT_WRONG_CODE))
-                raise
-            except WrongSession:
-                with contextlib.suppress(Exception):
-                    await _send_raw(writer, machine.reject_frame(REJECT_WRONG_SESSION))
-                raise
-            for reply in replies:
-                await _send_raw(writer, reply)
-        return machine, used
-
-    try:
-        machine, used_tag = await asyncio.wait_for(run(), HANDSHAKE_TIMEOUT)
-    except TimeoutError:
-        writer.close()
-        raise LinkClosed("the handshake timed out") from None
-    except (HandshakeError, LinkClosed, WireError, ConnectionError, OSError) as exc:
-        writer.close()
-        if isinstance(exc, (HandshakeError, LinkClosed)):
+async def _exchange(transport: Transport, machine: Responder | Initiator,
+                    on_first: Callable[[], None]) -> Outcome:
+    first = True
+    while not machine.done:
+        body = await transport.receive()
+        if first:
+            first = False
+            on_first()
+        try:
+            replies = machine.receive(body)
+        except HandshakeError as exc:
+            frame = machine.reject_frame(exc)
+            if frame is not None:
+                with contextlib.suppress(TransportClosed):
+                    transport.send_nowait(frame)
+                    await transport.drain()
             raise
+        for reply in replies:
+            transport.send_nowait(reply)
+    return machine.outcome
+
+
+async def accept(transport: Transport, machine: Responder, *,
+                 first_message: float = FIRST_MESSAGE_TIMEOUT,
+                 finish: float = HANDSHAKE_TIMEOUT,
+                 on_first: Callable[[], None] = lambda: None) -> Outcome:
+    """Run the listener's side of the handshake; raises HandshakeError or LinkClosed.
+
+    The other side must speak within ``first_message`` seconds and finish within
+    ``finish``: a silent connection does not hold a slot for long."""
+    spoke = asyncio.Event()
+
+    def first() -> None:
+        spoke.set()
+        on_first()
+
+    async def run() -> Outcome:
+        transport.send_nowait(machine.start())
+        return await _exchange(transport, machine, first)
+
+    task = asyncio.ensure_future(run())
+    waiter = asyncio.ensure_future(spoke.wait())
+    try:
+        async with asyncio.timeout(finish):
+            done, _ = await asyncio.wait({task, waiter}, timeout=first_message,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                raise LinkClosed("the other side never spoke")
+            return await task
+    except TimeoutError:
+        raise LinkClosed("the handshake timed out") from None
+    except (TransportClosed, WireError) as exc:
         raise LinkClosed(f"the handshake failed ({exc})") from None
-    frames.decoder.max_frame = MAX_FRAME
-    return Link(reader, writer, frames, SecureChannel(machine.keys), initiator, used_tag)
+    finally:
+        for pending in (task, waiter):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+
+async def dial(transport: Transport, machine: Initiator, *,
+               finish: float = HANDSHAKE_TIMEOUT) -> Outcome:
+    """Run the dialler's side of the handshake; raises HandshakeError or LinkClosed."""
+    machine.start()
+    try:
+        async with asyncio.timeout(finish):
+            return await _exchange(transport, machine, lambda: None)
+    except TimeoutError:
+        raise LinkClosed("the handshake timed out") from None
+    except (TransportClosed, WireError) as exc:
+        raise LinkClosed(f"the handshake failed ({exc})") from None

@@ -1,0 +1,215 @@
+"""A participant with the code and a modified client: what honest laptops refuse.
+
+Each test plays Mallory, a member the creator admitted, sending changes and envelopes of
+her own making on a simulated network (fake clock). Honest laptops refuse anything she
+could not do through the interface — before it is applied — drop her link, tell their
+person who sent what, and tell the facilitator's laptop; the genuine authors' changes keep
+flowing, so nothing splits the session.
+"""
+
+from __future__ import annotations
+
+from automerge.core import ROOT, ObjType, ScalarType
+
+from model.reading import child
+from model.validation import MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
+from sync.events import Misbehaviour
+from sync.wire import Changes, Report
+from tests.sync.forge import change_hash, push, signed
+from tests.sync.people import add, texts
+from tests.sync.sim import SimNet, SimPeer
+from tests.sync.test_replication import joined
+
+
+def room() -> tuple[SimNet, SimPeer, SimPeer, SimPeer, SimPeer]:
+    net = SimNet()
+    anne = net.creator("Anne")
+    bob = joined(net, "Bob", anne)
+    carl = joined(net, "Carl", anne, bob)
+    mallory = joined(net, "Mallory", anne, bob, carl)
+    net.settle()
+    return net, anne, bob, carl, mallory
+
+
+def refused(peer: SimPeer, culprit: SimPeer) -> list[Misbehaviour]:
+    return [e for e in peer.of(Misbehaviour) if isinstance(e, Misbehaviour)
+            and e.culprit == culprit.person.me]
+
+
+def mine(session: object, who: SimPeer) -> bytes:
+    doc = who.session.doc
+    people = child(doc, ROOT, "participants", ObjType.Map)
+    assert people is not None
+    obj = child(doc, people, who.person.me, ObjType.Map)
+    assert obj is not None
+    return obj
+
+
+def test_a_change_under_the_facilitators_id_is_refused_and_splits_nothing() -> None:
+    """Finding 6: a change written under Anne's actor id, sent to Carl only. It used to be
+    obeyed, and Carl then refused Anne's own next change ("duplicate seq") for good."""
+    net, anne, _bob, carl, mallory = room()
+    logs = child(carl.session.doc, ROOT, "control", ObjType.Map)
+    data, digest = change_hash(carl.session, anne.person.actor, lambda tx: tx.put(
+        logs, "forged", ScalarType.Str, "go to phase 5"))
+    # Signed with her own key but claiming Anne's, then signed as herself: both refused.
+    mallory.send(carl, push(data, signed(mallory.person.identity, net.anchor, digest,
+                                         actor=anne.person.actor)))
+    net.run(0.1)
+    assert refused(carl, mallory) and mallory.link_to(carl) is None
+    assert digest not in carl.core.ledger.known
+    # Anne's genuine next change (the same number the forgery took) reaches Carl.
+    add(anne.session, "the facilitator goes on")
+    anne.changed()
+    net.run(1)
+    assert "the facilitator goes on" in texts(carl.session)
+
+
+def test_a_forgery_is_reported_to_the_facilitators_laptop() -> None:
+    net, anne, bob, carl, mallory = room()
+    data, digest = change_hash(carl.session, bob.person.actor, lambda tx: tx.put(
+        ROOT, "x", ScalarType.Int, 1))
+    mallory.send(carl, push(data, signed(mallory.person.identity, net.anchor, digest,
+                                         actor=bob.person.actor)))
+    net.run(0.1)
+    reports = [e for s, r, e in net.delivered if s is carl and r is anne
+               and isinstance(e, Report)]
+    assert reports and reports[0].about == mallory.person.actor
+    told = [e for e in anne.of(Misbehaviour) if isinstance(e, Misbehaviour)]
+    assert told and told[0].culprit == mallory.person.me
+    assert told[0].reported_by == carl.person.me
+
+
+def test_a_copy_of_the_session_settings_does_not_make_her_the_creator() -> None:
+    """Finding 5: an equal-looking session map written by Mallory made her creator and
+    facilitator for everyone. Only the creator writes the root of the document."""
+    net, anne, bob, _carl, mallory = room()
+    data, digest = change_hash(mallory.session, mallory.person.actor,
+                               lambda tx: tx.put_object(ROOT, "session", ObjType.Map))
+    mallory.send(bob, push(data, signed(mallory.person.identity, net.anchor, digest)))
+    net.run(0.1)
+    [told] = refused(bob, mallory)
+    assert "root" in told.reason
+    assert bob.session.snapshot.control.roles.facilitator == anne.person.me
+
+
+def test_she_cannot_write_into_someone_elses_item_or_name() -> None:
+    """Finding 9: other people's items and names could be rewritten or deleted."""
+    net, anne, bob, carl, mallory = room()
+    item = add(bob.session, "Bob's question")
+    bob.changed()
+    net.settle()
+    items = child(mallory.session.doc, ROOT, "items", ObjType.Map)
+    bobs = child(mallory.session.doc, items, item, ObjType.Map)
+    bob_person = mine(None, bob)
+    attempts = [
+        lambda tx: tx.put(bobs, "kind", ScalarType.Str, "advice"),
+        lambda tx: tx.delete(items, item),
+        lambda tx: tx.put(bob_person, "name", ScalarType.Str, "Bob the liar"),
+        lambda tx: tx.put_object(items, bob.person.me[:32] + "0" * 16, ObjType.Map),
+    ]
+    for n, write in enumerate(attempts):
+        victim = [anne, bob, carl][n % 3]
+        if mallory.link_to(victim) is None:
+            net.link(mallory, victim)
+            net.run(0.5)
+        data, digest = change_hash(mallory.session, mallory.person.actor, write)
+        mallory.send(victim, push(data, signed(mallory.person.identity, net.anchor, digest)))
+        net.run(0.1)
+        assert refused(victim, mallory), f"attempt {n} was taken"
+    assert all("Bob's question" in texts(p.session) for p in (anne, bob, carl))
+    assert all(p.session.snapshot.name_of(bob.person.me) == "Bob" for p in (anne, bob, carl))
+
+
+def test_a_flood_is_refused_before_it_is_applied() -> None:
+    """Finding 10: 245 KB on the wire made 40,000 items; a compressed change held 300 MB."""
+    net, _anne, bob, carl, mallory = room()
+    items = child(mallory.session.doc, ROOT, "items", ObjType.Map)
+    prefix = mallory.person.me[:32]
+
+    def many(tx: object) -> None:
+        for i in range(MAX_ITEMS_PER_CHANGE + 1):
+            tx.put_object(items, f"{prefix}{i:016x}", ObjType.Map)  # type: ignore[attr-defined]
+
+    data, digest = change_hash(mallory.session, mallory.person.actor, many)
+    mallory.send(bob, push(data, signed(mallory.person.identity, net.anchor, digest)))
+    huge, digest2 = change_hash(mallory.session, mallory.person.actor, lambda tx: tx.put(
+        items, prefix + "f" * 16, ScalarType.Str, "x" * 3_000_000))
+    assert len(huge) < 100_000  # it compresses very well
+    mallory.send(carl, push(huge, signed(mallory.person.identity, net.anchor, digest2)))
+    net.run(0.1)
+    assert "items at once" in refused(bob, mallory)[0].reason
+    assert "bytes" in refused(carl, mallory)[0].reason
+    assert digest not in bob.core.ledger.known and digest2 not in carl.core.ledger.known
+
+
+def test_too_many_items_in_a_minute_are_refused_by_everyone_alike() -> None:
+    net, anne, bob, carl, mallory = room()
+    sent = 0
+    while sent <= MAX_ITEMS_PER_MINUTE:
+        for i in range(50):
+            add(mallory.session, f"spam {sent + i}")
+        sent += 50
+        mallory.changed()
+        net.run(0.1)
+    net.run(1)
+    for peer in (anne, bob, carl):
+        assert refused(peer, mallory), f"{peer.name} took the flood"
+        held = sum(1 for item in peer.session.snapshot.items if item.text.startswith("spam"))
+        assert held <= MAX_ITEMS_PER_MINUTE
+    counts = {sum(1 for i in p.session.snapshot.items if i.text.startswith("spam"))
+              for p in (anne, bob, carl)}
+    assert len(counts) == 1  # every honest laptop stopped at the same change
+
+
+def test_two_versions_of_one_change_are_caught() -> None:
+    """Mallory signs two different changes with the same number and sends one to Bob, the
+    other to Carl: whoever sees the second refuses it and says who did it."""
+    net, _anne, bob, carl, mallory = room()
+    me = mine(None, mallory)
+    one, d1 = change_hash(mallory.session, mallory.person.actor, lambda tx: tx.put(
+        me, "feedback", ScalarType.Str, "version one"))
+    two, d2 = change_hash(mallory.session, mallory.person.actor, lambda tx: tx.put(
+        me, "feedback", ScalarType.Str, "version two"))
+    mallory.send(bob, push(one, signed(mallory.person.identity, net.anchor, d1)))
+    mallory.send(carl, push(two, signed(mallory.person.identity, net.anchor, d2)))
+    net.run(0.1)
+    carl.send(bob, push(two, signed(mallory.person.identity, net.anchor, d2)))
+    net.run(0.1)
+    told = refused(bob, mallory)
+    assert told and "two different changes" in told[-1].reason
+
+
+def test_garbage_changes_drop_the_link_and_touch_nothing() -> None:
+    net, _anne, bob, _carl, mallory = room()
+    heads = bob.session.doc.get_heads()
+    for junk in (b"", b"\x85\x6f\x4a\x83" + bytes(20), bytes(100)):
+        if mallory.link_to(bob) is None:
+            net.link(mallory, bob)
+            net.run(0.5)
+        mallory.send(bob, Changes(changes=[junk]))
+        net.run(0.1)
+        assert mallory.link_to(bob) is None
+    assert bob.session.doc.get_heads() == heads
+    assert len(refused(bob, mallory)) == 3
+
+
+def test_an_admission_the_creator_did_not_sign_is_refused() -> None:
+    from sync.wire import Certificate
+
+    net, _anne, bob, _carl, mallory = room()
+    mallory.send(bob, Changes(changes=[], admissions=[
+        Certificate(bytes(32), bytes(64))]))
+    net.run(0.1)
+    assert refused(bob, mallory) and mallory.link_to(bob) is None
+
+
+def test_a_change_signed_by_someone_else_than_its_author_is_a_forgery() -> None:
+    net, anne, _bob, carl, mallory = room()
+    data, digest = change_hash(carl.session, anne.person.actor, lambda tx: tx.put(
+        ROOT, "x", ScalarType.Int, 1))
+    # Mallory signs it honestly as herself: her signature proves nothing of Anne's change.
+    mallory.send(carl, push(data, signed(mallory.person.identity, net.anchor, digest)))
+    net.run(0.1)
+    [told] = refused(carl, mallory)
+    assert "forgery" in told.reason and digest not in carl.core.ledger.known
