@@ -103,5 +103,5 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # as `| head -0` would
     errors = process.stderr.read().decode()
-    assert process.wait(60) == 1
+    assert process.wait(60) in (0, 1)  # 0 only if all was written before the close
     assert "Traceback" not in errors and "BrokenPipe" not in errors

@@ -102,10 +102,12 @@ def test_linux_asks_no_one(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment of a terminal that says English (or nothing)."""
+    """The environment of a terminal that says English, and i18n asking the (faked)
+    system again (tests/tui/conftest.py keeps it out of the other tests)."""
     for var in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.setattr(i18n, "system_languages", platform.system_languages)
 
 
 @pytest.mark.usefixtures("english_locale")
@@ -191,6 +193,7 @@ def test_posix_escapes_and_apostrophes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_home_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path))  # what Windows' Python reads
     monkeypatch.setattr(sys, "platform", "linux")
     assert parse_user_path("~/Documents/jan.cercle") == tmp_path / "Documents" / "jan.cercle"
     assert parse_user_path("'~/My Files/jan.cercle'") == tmp_path / "My Files" / "jan.cercle"
@@ -208,6 +211,7 @@ def test_nothing_given(text: str) -> None:
 
 async def test_posix_signals_stop_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(signal, "SIGHUP", getattr(signal, "SIGHUP", 1), raising=False)
     loop = asyncio.get_running_loop()
     added: dict[int, Any] = {}
     monkeypatch.setattr(loop, "add_signal_handler",
@@ -222,6 +226,7 @@ async def test_posix_signals_stop_the_loop(monkeypatch: pytest.MonkeyPatch) -> N
     assert added == {}
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a Windows process at once")
 async def test_posix_for_real() -> None:
     """A real SIGTERM to this process reaches the callback through the loop."""
     import os
