@@ -9,7 +9,7 @@ participant id, no "written by" (see ``docs/anonymity.md``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
 from typing import Any
 
 import msgspec
@@ -17,6 +17,7 @@ import msgspec
 from model import charts, ics
 from model.records import ActionOrigin, ActionStep, ActionTrack, Item
 from model.snapshot import Snapshot
+from model.timestamps import local_from_ms, utc_from_ms
 
 JSON_SCHEMA = "cercle-export/1"
 FORMATS = ("md", "json", "html")  # the minutes
@@ -70,20 +71,28 @@ def labels(lang: str) -> dict[str, str]:
     return _LABELS.get(lang, _LABELS["en"])
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+# Times come from peers' clocks: one that is no time at all (negative, NaN, year
+# 20,000) is written as null in JSON and "?" in the minutes, never an exception.
+UNKNOWN_TIME = "?"
+
+
+def _iso(ms: int) -> str | None:
+    moment = utc_from_ms(ms)
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def _local(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    moment = local_from_ms(ms)
+    return UNKNOWN_TIME if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _minutes(ms: int) -> int:
-    return round(ms / 60000)
+    return round(ms / 60000) if math.isfinite(ms) else 0
 
 
 def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d")
+    moment = local_from_ms(ms)
+    return UNKNOWN_TIME if moment is None else moment.strftime("%Y-%m-%d")
 
 
 def _origin_data(origin: ActionOrigin | None) -> dict[str, Any] | None:

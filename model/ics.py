@@ -10,9 +10,10 @@ Lines end with CRLF and are folded at 75 octets, as the RFC requires.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from model.snapshot import Snapshot
+from model.timestamps import EPOCH, utc_from_ms
 
 PRODID = "-//Cercle//Cercle session export//EN"
 
@@ -46,8 +47,12 @@ def fold(line: str) -> str:
     return "\r\n".join(chunks)
 
 
-def _stamp(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
+def _stamp(*candidates: int) -> str:
+    """DTSTAMP (required) from the first of ``candidates`` that is set (not 0) and a
+    real time; the epoch when peers' clocks gave none."""
+    times = (utc_from_ms(ms) for ms in candidates if ms)
+    moment = next((m for m in times if m is not None), EPOCH)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
 def _duration(minutes: int) -> str:
@@ -68,7 +73,7 @@ def to_ics(snap: Snapshot, lang: str = "en") -> str:
         "BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH", "BEGIN:VEVENT",
         f"UID:{snap.info.id}-next-meeting@cercle",
-        f"DTSTAMP:{_stamp(meeting.set_at or snap.info.created)}",
+        f"DTSTAMP:{_stamp(meeting.set_at, snap.info.created)}",
     ]
     if meeting.time:
         hour, minute = (int(part) for part in meeting.time.split(":"))

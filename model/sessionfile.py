@@ -2,7 +2,11 @@
 
 Saving writes a temporary file beside the target, flushes it to disk and
 renames it over the target in one atomic step, so a crash at any instant
-leaves either the previous file or the new one, both loadable. Loading checks
+leaves either the previous file or the new one, both loadable. Files are
+private to their owner (0600: a session holds what was said in the room).
+On Windows, where another program holding the file (an antivirus, the
+indexer, OneDrive) makes the rename fail for a moment, it is tried again
+briefly before giving up with a message that says so. Loading checks
 that the bytes are an Automerge document and that the document is a Cercle
 session; every failure names the file and the problem and never touches it.
 """
@@ -13,7 +17,9 @@ import contextlib
 import errno
 import glob
 import os
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 from automerge.core import ROOT, Document, ObjType
@@ -93,10 +99,46 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+PRIVATE_FILE = 0o600
+
+# Windows errors of a file another program holds open: access denied (also a
+# read-only file), sharing violation, lock violation.
+HELD_WINERRORS = frozenset({5, 32, 33})
+# Waits between tries of the rename while the file is held (seconds, 0.65 in all):
+# an antivirus or indexer lets go within a few hundred milliseconds.
+REPLACE_WAITS = (0.05, 0.1, 0.2, 0.3)
+_sleep = time.sleep
+
+
+def _file_mode(path: Path) -> int:
+    """0600, or the file's own mode where it is stricter (but always readable by us)."""
+    try:
+        existing = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return PRIVATE_FILE
+    return (existing & PRIVATE_FILE) | stat.S_IRUSR
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path``, trying again briefly while another program holds it."""
+    for wait in (*REPLACE_WAITS, None):
+        try:
+            os.replace(tmp, path)  # noqa: PTH105 (tests stand in for Windows here)
+            return
+        except PermissionError as exc:
+            if wait is None or getattr(exc, "winerror", None) not in HELD_WINERRORS:
+                raise
+        _sleep(wait)
+
+
 def write_atomic(path: Path | str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; on any failure the old file is intact."""
+    """Replace ``path`` with ``data`` atomically; on any failure the old file is intact.
+
+    The file is readable by its owner only (0600, or its earlier mode if stricter).
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path()
+    mode = _file_mode(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except FileNotFoundError:
@@ -106,22 +148,30 @@ def write_atomic(path: Path | str, data: bytes) -> None:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if os.name == "posix":  # elsewhere a mode only sets "read-only"
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.replace(path)
+        _replace(tmp, path)
         _fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise SessionFileError(path, _write_problem(exc)) from None
+        raise SessionFileError(path, _write_problem(exc, replacing=True)) from None
     # A process killed mid-save leaves its temporary file behind; sweep them now.
     for stale in folder.glob(f".{glob.escape(path.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()
 
 
-def _write_problem(exc: OSError) -> str:
+def _write_problem(exc: OSError, *, replacing: bool = False) -> str:
+    winerror = getattr(exc, "winerror", None)
+    if replacing and winerror in HELD_WINERRORS:
+        # Access denied is also what a read-only file gives.
+        held = "or is read-only" if winerror == 5 else ""
+        return (f"is held by another program (an antivirus or OneDrive?){held and ' ' + held}: "
+                "not saved this time, the previous save is intact; Cercle will try again")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full: the session was not saved (the previous save is intact)"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
+import contextlib
+import io
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -384,8 +388,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _utf8_streams() -> None:
+    """Read and write standard streams in UTF-8 where they are not.
+
+    Windows gives pipes and redirected files its ANSI code page (cp1252 in Western
+    Europe): printing a name outside it raised UnicodeEncodeError, and a script's
+    "é" piped in arrived as "Ã©". Unencodable or undecodable characters become
+    replacement marks rather than errors. A stream that cannot change (a stand-in
+    set by a test or an embedding program) is left as it is.
+    """
+    for name in ("stdin", "stdout", "stderr"):
+        stream = getattr(sys, name, None)
+        encoding = getattr(stream, "encoding", None)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not isinstance(encoding, str) or reconfigure is None:
+            continue
+        try:
+            if codecs.lookup(encoding).name != "utf-8":
+                reconfigure(encoding="utf-8", errors="replace")
+        except (LookupError, ValueError, OSError, io.UnsupportedOperation):
+            continue
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (``cercle protocols | head``): say nothing more,
+    and keep Python from complaining when it flushes standard output at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cercle`` command."""
+    _utf8_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
@@ -398,6 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return 1
     return 0
 
 

@@ -3,16 +3,21 @@
 Catalogs are TOML files in ``tui/locales`` (one per language, the same keys),
 read once. ``t("key", name=...)`` formats the string of the current language
 and falls back to English. The language comes from ``--lang``, then the
-settings file, then the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``).
+settings file, then the system: the interface language chosen in Windows or
+macOS (which terminals there often leave out of the environment), then the
+locale variables (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, ``LANGUAGE``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from tui.platform import system_languages
 
 LANGUAGES = ("en", "fr")
 _current = "en"
@@ -24,7 +29,19 @@ def catalog(lang: str) -> dict[str, str]:
     return {k: str(v) for k, v in tomllib.loads(text).items()}
 
 
+def supported(tag: str) -> str | None:
+    """The language of ``tag`` ("fr-CA", "fr_FR.UTF-8", "en") if Cercle has it."""
+    lang = re.split(r"[-_.@]", tag, maxsplit=1)[0].lower()
+    return lang if lang in LANGUAGES else None
+
+
 def locale_language() -> str:
+    """The system's language if Cercle has it: the first of the languages chosen in
+    Windows or macOS that Cercle has, else the first locale variable set, else English."""
+    for tag in system_languages():
+        lang = supported(tag)
+        if lang:
+            return lang
     for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
         value = os.environ.get(var, "")
         if value:
