@@ -1,4 +1,4 @@
-"""Stand-ins for replication tests: nodes on loopback, a faulty TCP proxy, waiting helpers."""
+"""Stand-ins for node tests over real TCP: nodes on loopback, a faulty proxy, waiting."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-from model.protocols import builtin_protocols
-from model.session import Session
 from sync.events import NodeEvent
-from sync.link import LinkClosed, open_link
 from sync.node import SessionNode
-from sync.wire import PROTOCOL_VERSION, Changes, Hello, Ping, Pong, Sync
+from tests.sync.people import CODE, Person, creator, member, session_of
 
-CODE = "4821-9130"
 LOOPBACK = "127.0.0.1"
 
 
@@ -41,40 +36,39 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def host_node(title: str = "Séance test", *, name: str = "Anne", code: str = CODE,
-              save_path: Path | None = None, **kwargs: object) -> SessionNode:
-    session = Session.create(title=title, protocol=builtin_protocols()["codev"], name=name)
-    return SessionNode(session, code=code, name=name, is_host=True, listen_host=LOOPBACK,
-                       save_path=save_path, on_event=Recorder(), **kwargs)  # type: ignore[arg-type]
+def host_node(name: str = "Anne", **kwargs: object) -> tuple[SessionNode, Person, Recorder]:
+    """The creator's node, holding her new session, admitting with ``CODE``."""
+    person, session, anchor = creator(name)
+    events = Recorder()
+    options: dict[str, object] = {"code": CODE, "listen_host": LOOPBACK, "on_event": events}
+    options.update(kwargs)
+    node = SessionNode(identity=person.identity, session=session, anchor=anchor,
+                       **options)  # type: ignore[arg-type]
+    return node, person, events
 
 
-def joiner_node(name: str, *, code: str = CODE, **kwargs: object) -> SessionNode:
-    return SessionNode(Session.empty(), code=code, name=name, listen_host=LOOPBACK,
-                       on_event=Recorder(), **kwargs)  # type: ignore[arg-type]
+def newcomer(name: str = "Bob", *, code: str = CODE, **kwargs: object
+             ) -> tuple[SessionNode, Person, Recorder]:
+    """A laptop that knows only the code (and, when it joins, the host's address)."""
+    from model.keys import Identity
+
+    person = Person(name, Identity.generate())
+    events = Recorder()
+    options: dict[str, object] = {"listen_host": LOOPBACK, "on_event": events}
+    options.update(kwargs)
+    node = SessionNode(identity=person.identity, code=code,
+                       make_session=lambda doc: session_of(person, doc),
+                       **options)  # type: ignore[arg-type]
+    return node, person, events
 
 
-def recorder(node: SessionNode) -> Recorder:
-    assert isinstance(node._on_event, Recorder)
-    return node._on_event
-
-
-async def join(node: SessionNode, host: SessionNode | tuple[str, int],
-               timeout: float = 10.0) -> None:
-    """Connect ``node`` to ``host``, wait for the document, then join as a participant."""
-    addr = (LOOPBACK, host.port) if isinstance(host, SessionNode) else host
-    node.connect(*addr)
-    await until(lambda: not node.session.is_empty, timeout, f"{node.name} to receive the session")
-    node.session.join(node.name)
+async def joined(node: SessionNode, host: SessionNode, name: str, timeout: float = 10.0) -> None:
+    """``node`` joins ``host`` with the code, receives the session and joins it as ``name``."""
+    node.join(LOOPBACK, host.port, tag=host.tag)
+    await until(lambda: node.session is not None, timeout, f"{name} to receive the session")
+    assert node.session is not None
+    node.session.join(name)
     node.local_changed()
-
-
-def converged(nodes: list[SessionNode]) -> bool:
-    heads = [sorted(n.session.doc.get_heads()) for n in nodes]
-    return all(h == heads[0] for h in heads)
-
-
-def texts(node: SessionNode) -> set[str]:
-    return {item.text for item in node.session.snapshot.items}
 
 
 class FaultyProxy:
@@ -137,6 +131,7 @@ class FaultyProxy:
         dst.close()
 
 
+
 @contextlib.asynccontextmanager
 async def running(*nodes: SessionNode) -> AsyncIterator[list[SessionNode]]:
     """Start nodes and stop them all afterwards, whatever happens."""
@@ -151,24 +146,5 @@ async def running(*nodes: SessionNode) -> AsyncIterator[list[SessionNode]]:
             await node.stop()
 
 
-async def send_as_peer(port: int, payloads: list[bytes], *, pushed: bool = False) -> str:
-    """Join the node at ``port`` with the code as a peer of our own making, send ``payloads``
-    as Sync envelopes (as pushed Changes, one each, if ``pushed``), wait until they are
-    taken, leave; why the link ended."""
-    reader, writer = await asyncio.open_connection(LOOPBACK, port)
-    link = await open_link(reader, writer, code=CODE, tag=None, initiator=True)
-    await link.send(Hello(version=PROTOCOL_VERSION, peer_id="f" * 32, name="Fuzz",
-                          listen_port=None, is_host=False))
-    try:
-        for payload in payloads:
-            await link.send(Changes(changes=[payload]) if pushed else Sync(data=payload))
-        # Frames are handled in order: a Pong means every payload was taken without harm.
-        await link.send(Ping(nonce=7, sent=0.0))
-        async with asyncio.timeout(10):
-            while not isinstance(await link.receive(), Pong):
-                pass
-        return "still open"
-    except LinkClosed as exc:
-        return exc.reason
-    finally:
-        await link.close()
+__all__ = ["CODE", "LOOPBACK", "FaultyProxy", "Recorder", "host_node", "joined", "member",
+           "newcomer", "running", "until"]

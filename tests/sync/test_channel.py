@@ -10,9 +10,9 @@ from sync.channel import (
     CounterExhausted,
     ReplayedFrame,
     SecureChannel,
+    SessionKeys,
     TamperedFrame,
 )
-from sync.handshake import SessionKeys
 from sync.wire import MAX_FRAME, encode_frame
 
 KEY_AB = bytes(range(32))
