@@ -8,7 +8,8 @@ What is advertised, and all that is:
 - the instance name ``Cercle <tag>._cercle._tcp.local.`` and the host name
   ``cercle-<tag>.local.``, where the tag is a random public string
   (:func:`new_tag`, 8 hex characters) that only tells sessions apart;
-- the IPv4 addresses and the TCP port where the session accepts links;
+- the IPv4 addresses and the TCP port where the session accepts links, the address of the
+  laptop's main network first (not a virtual machine's, a VPN's or a self-assigned one);
 - a TXT record with exactly four short keys: ``v`` (the discovery version),
   ``tag`` (the same tag), ``label`` (a public label the facilitator chooses,
   "Cercle" by default, at most 60 UTF-8 bytes) and ``n`` (how many people are
@@ -61,7 +62,9 @@ __all__ = [
     "DiscoveryClosed",
     "FoundSession",
     "local_ipv4_addresses",
+    "local_networks",
     "new_tag",
+    "order_for",
     "session_from_info",
 ]
 
@@ -87,7 +90,8 @@ _BROADCAST: Final = ipaddress.IPv4Address("255.255.255.255")
 @dataclass(frozen=True)
 class FoundSession:
     """One session seen on the network; ``name`` is the full service name, the key in
-    ``Browser.sessions``."""
+    ``Browser.sessions``. ``addresses`` are every usable address it announced, in its
+    order of preference (``host`` is the first); a joiner tries them in ``order_for``."""
 
     name: str
     tag: str
@@ -96,6 +100,14 @@ class FoundSession:
     port: int
     people: int
     version: int
+    addresses: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """The words the session's lobby shows (see ``sync.fingerprint``)."""
+        from sync.fingerprint import fingerprint
+
+        return fingerprint(self.tag)
 
 
 class DiscoveryClosed(RuntimeError):
@@ -107,18 +119,64 @@ def new_tag() -> str:
     return secrets.token_hex(4)
 
 
-def local_ipv4_addresses() -> list[str]:
-    """This machine's non-loopback IPv4 addresses, sorted numerically."""
-    found: set[ipaddress.IPv4Address] = set()
+# Adapters of virtual machines, containers and VPNs: their addresses are announced last
+# (a joiner in the room cannot reach a laptop's WSL or Docker network).
+_VIRTUAL = re.compile(r"docker|^br-|veth|virbr|vethernet|virtualbox|vmware|vmnet|hyper-v|wsl|"
+                      r"utun|^tun|^tap|tailscale|zerotier|^zt|^wg|wireguard|vpn|npcap|loopback",
+                      re.IGNORECASE)
+
+
+def _interfaces() -> list[tuple[ipaddress.IPv4Interface, str]]:
+    found = []
     for adapter in ifaddr.get_adapters():
         for ip in adapter.ips:
             if not ip.is_IPv4 or not isinstance(ip.ip, str):
                 continue
-            address = ipaddress.IPv4Address(ip.ip)
-            # Link-local stays: a room with a bare switch and no DHCP runs on 169.254/16.
+            try:
+                interface = ipaddress.IPv4Interface(f"{ip.ip}/{ip.network_prefix}")
+            except ValueError:
+                continue
+            address = interface.ip
             if not (address.is_loopback or address.is_unspecified or address.is_multicast):
-                found.add(address)
-    return [str(address) for address in sorted(found)]
+                found.append((interface, f"{adapter.name} {adapter.nice_name}"))
+    return found
+
+
+def _preference(address: ipaddress.IPv4Address, adapter: str) -> tuple[bool, bool, bool, int]:
+    # Link-local stays, last: a room with a bare switch and no DHCP runs on 169.254/16.
+    return (address.is_link_local, bool(_VIRTUAL.search(adapter)), not address.is_private,
+            int(address))
+
+
+def local_ipv4_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, the one people in the room most likely
+    reach first: a private network's, then others, then virtual adapters' (VM, VPN,
+    containers), then self-assigned (169.254) ones."""
+    best: dict[ipaddress.IPv4Address, tuple[bool, bool, bool, int]] = {}
+    for interface, adapter in _interfaces():
+        rank = _preference(interface.ip, adapter)
+        if interface.ip not in best or rank < best[interface.ip]:
+            best[interface.ip] = rank
+    return [str(address) for address in sorted(best, key=lambda a: best[a])]
+
+
+def local_networks() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks this machine is on (to tell which announced address it shares)."""
+    return list(dict.fromkeys(interface.network for interface, _ in _interfaces()))
+
+
+def order_for(addresses: tuple[str, ...] | list[str],
+              networks: list[ipaddress.IPv4Network]) -> list[str]:
+    """``addresses`` (as announced, preferred first) in the order a joiner should try them:
+    those on a network it shares first, keeping the announced order otherwise."""
+    def shared(text: str) -> bool:
+        try:
+            address = ipaddress.IPv4Address(text)
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    return sorted(addresses, key=lambda a: not shared(a))
 
 
 def _clean_label(label: str) -> str:
@@ -136,15 +194,19 @@ def _parse_count(raw: bytes | None) -> int | None:
     return int(raw)
 
 
-def _usable_ipv4(addresses: list[str]) -> str | None:
-    for text in addresses:
+_MAX_ADDRESSES: Final = 16  # announced addresses kept per session
+
+
+def _usable_ipv4(addresses: list[str]) -> list[str]:
+    usable = []
+    for text in addresses[:_MAX_ADDRESSES]:
         try:
             address = ipaddress.IPv4Address(text)
         except ValueError:
             continue
         if not (address.is_unspecified or address.is_multicast or address == _BROADCAST):
-            return text
-    return None
+            usable.append(text)
+    return usable
 
 
 def session_from_info(info: ServiceInfo) -> FoundSession | None:
@@ -166,17 +228,18 @@ def session_from_info(info: ServiceInfo) -> FoundSession | None:
     port = info.port
     if port is None or not 0 < port < 65536:
         return None
-    host = _usable_ipv4(info.parsed_addresses(IPVersion.V4Only))
-    if host is None:
+    addresses = _usable_ipv4(info.parsed_addresses(IPVersion.V4Only))
+    if not addresses:
         return None
     return FoundSession(
         name=info.name,
         tag=tag,
         label=_clean_label(label),
-        host=host,
+        host=addresses[0],
         port=port,
         people=people,
         version=version,
+        addresses=tuple(addresses),
     )
 
 

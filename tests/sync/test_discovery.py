@@ -25,6 +25,7 @@ from zeroconf._services import browser as zc_browser
 from zeroconf._services import info as zc_info
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
+from sync import discovery
 from sync.discovery import (
     DISCOVERY_VERSION,
     SERVICE_TYPE,
@@ -33,7 +34,9 @@ from sync.discovery import (
     DiscoveryClosed,
     FoundSession,
     local_ipv4_addresses,
+    local_networks,
     new_tag,
+    order_for,
     session_from_info,
 )
 
@@ -193,6 +196,7 @@ async def test_advertised_session_appears_with_its_fields() -> None:
             port=40123,
             people=0,
             version=DISCOVERY_VERSION,
+            addresses=(LO,),
         )
         assert b.sessions[found.name] == found
         assert any(found in view.values() for view in views)
@@ -299,10 +303,46 @@ def test_advertiser_refuses_bad_arguments(kwargs: dict[str, Any]) -> None:
         Advertiser(**arguments)
 
 
-def test_local_ipv4_addresses_are_sorted_non_loopback_ipv4() -> None:
+def test_local_ipv4_addresses_are_non_loopback_ipv4() -> None:
     addresses = [ipaddress.IPv4Address(a) for a in local_ipv4_addresses()]
-    assert addresses == sorted(addresses)
     assert not any(a.is_loopback for a in addresses)
+    assert len(set(addresses)) == len(addresses)
+
+
+class _Adapter:
+    def __init__(self, name: str, *ips: str) -> None:
+        self.name = name
+        self.nice_name = name
+        self.ips = [_Ip(ip) for ip in ips]
+
+
+class _Ip:
+    def __init__(self, text: str) -> None:
+        self.ip, _, prefix = text.partition("/")
+        self.network_prefix = int(prefix)
+        self.is_IPv4 = True
+
+
+def test_the_address_people_in_the_room_reach_is_announced_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: every IPv4 address was announced (Hyper-V/WSL, VPN, 169.254), numerically
+    sorted, and joiners kept the first."""
+    adapters = [_Adapter("vEthernet (WSL)", "172.28.16.1/20"),
+                _Adapter("Ethernet 2", "169.254.10.4/16"),
+                _Adapter("utun3", "100.64.0.7/10"),
+                _Adapter("Wi-Fi", "192.168.1.20/24"),
+                _Adapter("lo", "127.0.0.1/8")]
+    monkeypatch.setattr(discovery.ifaddr, "get_adapters", lambda: adapters)
+    assert local_ipv4_addresses() == ["192.168.1.20", "172.28.16.1", "100.64.0.7",
+                                      "169.254.10.4"]
+    assert str(local_networks()[0]) == "172.28.16.0/20"
+
+
+def test_a_joiner_tries_the_address_on_its_own_network_first() -> None:
+    announced = ("192.168.1.20", "10.8.0.5", "169.254.10.4")
+    mine = [ipaddress.IPv4Network("10.8.0.0/24")]
+    assert order_for(announced, mine) == ["10.8.0.5", "192.168.1.20", "169.254.10.4"]
+    assert order_for(announced, []) == list(announced)
 
 
 # --- hostile or broken advertisements -----------------------------------------------------
@@ -369,7 +409,15 @@ def test_session_from_info_reads_a_good_record_and_cleans_the_label() -> None:
         port=40001,
         people=2,
         version=1,
+        addresses=(LO,),
     )
+    assert found is not None and len(found.fingerprint.split()) == 3
+
+
+def test_every_usable_address_announced_is_kept_in_its_order() -> None:
+    found = session_from_info(_info(GOOD, addresses=["10.0.0.9", "224.0.0.1", "192.168.1.5"]))
+    assert found is not None
+    assert found.addresses == ("10.0.0.9", "192.168.1.5") and found.host == "10.0.0.9"
 
 
 async def test_malformed_advertisements_are_ignored(
