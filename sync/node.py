@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -285,15 +285,19 @@ class SessionNode:
             self._run(self._core.announce_code(code, reason))
         return code
 
-    def join(self, host: str, port: int, *, tag: str | None = None) -> None:
-        """A newcomer: dial ``host:port`` with the join code until admitted or refused."""
+    def join(self, host: str | Sequence[str], port: int, *, tag: str | None = None) -> None:
+        """A newcomer: dial ``host:port`` with the join code until admitted or refused.
+
+        ``host`` may list several addresses (a session announces one per network): they
+        are tried in turn until one answers."""
+        hosts = [host] if isinstance(host, str) else list(host)
         if self.anchor is not None:
-            self.connect(host, port)
+            self.connect(hosts[0], port)
             return
-        addr = (host, port)
+        addr = (hosts[0], port)
         if addr not in self._dialing:
             self._dialing[addr] = asyncio.get_running_loop().create_task(
-                self._join_loop(addr, tag), name=f"cercle-join-{host}:{port}")
+                self._join_loop(hosts, port, tag), name=f"cercle-join-{hosts[0]}:{port}")
 
     def connect(self, host: str, port: int, *, expect: bytes | None = None,
                 persistent: bool = True) -> None:
@@ -543,13 +547,17 @@ class SessionNode:
             if self._dialing.get(addr) is asyncio.current_task():
                 del self._dialing[addr]
 
-    async def _join_loop(self, addr: Address, tag: str | None) -> None:
+    async def _join_loop(self, hosts: list[str], port: int, tag: str | None) -> None:
         """A newcomer's attempts: busy means wait and try again (no guess was made); a
         refused code, or a host that hangs up once our guess is on the table, ends them:
-        a laptop that pretends to be the session gets one guess, not one per redial."""
+        a laptop that pretends to be the session gets one guess, not one per redial. An
+        address that does not answer makes way for the next one announced."""
         backoff = DialBackoff()
+        first = (hosts[0], port)
+        turn = 0
         try:
             while not self._stopping and self.anchor is None:
+                addr = (hosts[turn % len(hosts)], port)
                 machine = Initiator(identity=self.identity, code=self.code, tag=tag)
                 try:
                     transport: Transport = await TcpTransport.connect(*addr, CONNECT_TIMEOUT)
@@ -570,7 +578,9 @@ class SessionNode:
                         return
                     self._emit(LinkProblem(f"{addr[0]}:{addr[1]}",
                                            f"cannot reach {addr[0]}:{addr[1]} ({exc})"))
-                    await asyncio.sleep(backoff.failed())
+                    turn += 1
+                    if turn % len(hosts) == 0:
+                        await asyncio.sleep(backoff.failed())
                     continue
                 self.anchor = outcome.anchor
                 self.admission = outcome.admission
@@ -579,12 +589,12 @@ class SessionNode:
                 link = Link(transport, outcome.channel, initiator=True, peer=outcome.peer)
                 ended = await self._serve(link, addr, b"")
                 if ended not in ("self", "bye") and not self._stopping:
-                    del self._dialing[addr]
+                    self._dialing.pop(first, None)
                     self.connect(*addr, expect=outcome.peer)
                 return
         finally:
-            if self._dialing.get(addr) is asyncio.current_task():
-                del self._dialing[addr]
+            if self._dialing.get(first) is asyncio.current_task():
+                del self._dialing[first]
 
     def _refuse(self, addr: Address, reason: str, code: bool) -> None:
         self.refused = reason

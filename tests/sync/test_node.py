@@ -311,3 +311,14 @@ async def test_stopping_leaves_nothing_running() -> None:
 async def test_a_weak_code_is_refused_before_anything_starts() -> None:
     with pytest.raises(ValueError, match="at least 6"):
         newcomer("Bob", code="12-3")
+
+
+async def test_a_newcomer_tries_each_announced_address_until_one_answers() -> None:
+    """Issue 13: joiners kept the first announced address (a VM's or a VPN's, often)."""
+    anne, _, _ = host_node()  # listens on 127.0.0.1 only
+    bob, _, events = newcomer("Bob")
+    async with running(anne, bob):
+        bob.join(["127.255.255.254", LOOPBACK], anne.port, tag=anne.tag)
+        await until(lambda: bob.session is not None, 15)
+        assert any(isinstance(e, LinkProblem) and "127.255.255.254" in e.address
+                   for e in events.events)
