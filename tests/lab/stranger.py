@@ -3,13 +3,17 @@
 Each command targets one session address and prints JSON lines::
 
     python -m tests.lab.stranger guess     --target IP:PORT --codes 111-111 222-222 ...
+    python -m tests.lab.stranger siege     --targets IP:PORT ... --seconds 60 [--cheat]
     python -m tests.lab.stranger replay    --target IP:PORT --file STREAM
     python -m tests.lab.stranger garbage   --target IP:PORT [--count 5] [--size 3000]
     python -m tests.lab.stranger oversized --target IP:PORT
     python -m tests.lab.stranger halfopen  --target IP:PORT [--count 200] [--hold 12]
 
 ``guess`` runs real handshakes with wrong codes, one after the other, and
-times each; ``replay`` sends bytes captured from a genuine joiner's
+times each; ``siege`` guesses as fast as it can against every laptop given, several
+connections at a time, for a while, and counts how many guesses were answered (with
+``--cheat`` it also hangs up as soon as an answer could tell it anything, as the cheating
+client of the trust issue did); ``replay`` sends bytes captured from a genuine joiner's
 connection; ``garbage`` sends random bytes; ``oversized`` announces frames
 beyond the limits; ``halfopen`` opens many connections and never speaks.
 Every connection goes to the one target given: the lab's own host.
@@ -26,9 +30,11 @@ import sys
 import time
 from pathlib import Path
 
-from sync.handshake import HandshakeError
-from sync.link import LinkClosed, open_link
-from sync.wire import FrameDecoder, Reject, WireError, decode_handshake
+from model.keys import Identity
+from sync.handshake import HandshakeError, Initiator, PeerRejected, WrongCode
+from sync.link import LinkClosed, dial
+from sync.transport import TcpTransport, TransportClosed
+from sync.wire import FrameDecoder, Reject, Spake, WireError, decode_handshake
 
 READ_LIMIT = 12.0
 
@@ -75,25 +81,74 @@ async def _answer(reader: asyncio.StreamReader, limit: float = READ_LIMIT) -> di
             "bytes_back": len(data), "said": said}
 
 
+async def _attempt(addr: tuple[str, int], code: str, cheat: bool) -> str:
+    """One code attempt; what came of it ("wrong-code", "joined", "busy", "no-answer"...)."""
+    try:
+        transport = await TcpTransport.connect(*addr, 5.0)
+    except (OSError, TimeoutError) as exc:
+        return f"unreachable: {exc}"
+    machine = Initiator(identity=Identity.generate(), code=code)
+    try:
+        if not cheat:
+            await dial(transport, machine, finish=15.0)
+            return "joined"
+        machine.start()
+        async with asyncio.timeout(15.0):
+            body = await transport.receive()
+            for reply in machine.receive(body):  # our Spake
+                transport.send_nowait(reply)
+            answer = decode_handshake(await transport.receive())
+        # The cheating client of the trust issue hung up here, having read the host's
+        # confirmation. Now the host's answer is its own Spake: it tells nothing of the
+        # guess, which only a confirmation sent by us can test (and the host counts).
+        if isinstance(answer, Reject):
+            return "wrong-code" if answer.reason == "wrong-code" else f"Reject:{answer.reason}"
+        return "hung up before confirming" if isinstance(answer, Spake) else \
+            type(answer).__name__
+    except PeerRejected as exc:
+        return "wrong-code" if exc.reason == "wrong-code" else f"Reject:{exc.reason}"
+    except WrongCode:  # the other side does not hold this code either
+        return "wrong-code"
+    except (HandshakeError, LinkClosed, TransportClosed, WireError, TimeoutError) as exc:
+        return f"closed: {exc}"
+    finally:
+        await transport.close()
+
+
 async def guess(addr: tuple[str, int], codes: list[str]) -> None:
     for number, code in enumerate(codes, start=1):
         started = time.monotonic()
-        outcome = "joined"
-        try:
-            reader, writer = await asyncio.open_connection(*addr)
-            try:
-                link = await open_link(reader, writer, code=code, tag=None, initiator=True)
-                await link.close()
-            except HandshakeError as exc:
-                outcome = f"{type(exc).__name__}: {exc}"
-            except LinkClosed as exc:
-                outcome = f"closed: {exc.reason}"
-            finally:
-                writer.close()
-        except OSError as exc:
-            outcome = f"unreachable: {exc}"
+        outcome = await _attempt(addr, code, cheat=False)
         say("guess", n=number, code=code, seconds=round(time.monotonic() - started, 3),
             outcome=outcome)
+
+
+async def siege(targets: list[tuple[str, int]], seconds: float, parallel: int,
+                cheat: bool, seed: int) -> None:
+    """Guess against every laptop at once for ``seconds``: how many guesses were answered.
+
+    A guess is answered when the host said whether the code was right ("wrong-code"); a
+    "busy" answer or a hang-up before confirming tells the guesser nothing."""
+    rng = random.Random(seed)
+    outcomes: dict[str, int] = {}
+    started = time.monotonic()
+
+    async def worker(addr: tuple[str, int]) -> None:
+        while time.monotonic() - started < seconds:
+            code = f"{rng.randrange(10**8):08d}"
+            outcome = await _attempt(addr, f"{code[:4]}-{code[4:]}", cheat)
+            key = outcome.split(":")[0] if outcome.startswith("closed") else outcome
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if outcome == "wrong-code":
+                say("answered", target=f"{addr[0]}:{addr[1]}",
+                    t=round(time.monotonic() - started, 2))
+
+    await asyncio.gather(*(worker(addr) for addr in targets for _ in range(parallel)))
+    elapsed = time.monotonic() - started
+    answered = outcomes.get("wrong-code", 0) + outcomes.get("joined", 0)
+    say("siege", seconds=round(elapsed, 1), targets=len(targets), attempts=sum(
+        outcomes.values()), answered=answered, per_minute=round(answered / elapsed * 60, 2),
+        outcomes=outcomes)
 
 
 async def _send_and_listen(addr: tuple[str, int], data: bytes, label: str) -> None:
@@ -156,6 +211,12 @@ async def halfopen(addr: tuple[str, int], count: int, hold: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("siege")
+    p.add_argument("--targets", nargs="+", required=True, type=target)
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--parallel", type=int, default=4)
+    p.add_argument("--cheat", action="store_true")
+    p.add_argument("--seed", type=int, default=1)
     for name in ("guess", "replay", "garbage", "oversized", "halfopen"):
         p = sub.add_parser(name)
         p.add_argument("--target", required=True, type=target)
@@ -172,6 +233,8 @@ def main() -> int:
             p.add_argument("--hold", type=float, default=12.0)
     args = parser.parse_args()
     match args.command:
+        case "siege":
+            job = siege(args.targets, args.seconds, args.parallel, args.cheat, args.seed)
         case "guess":
             job = guess(args.target, args.codes)
         case "replay":
