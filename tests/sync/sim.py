@@ -18,7 +18,7 @@ from model.session import Session
 from sync.core import Close, Dial, Effect, Emit, MeshCore, Send
 from sync.events import NodeEvent
 from sync.handshake import Anchor
-from sync.wire import Envelope, decode_envelope, encode_envelope
+from sync.wire import Envelope, WireError, decode_envelope, encode_envelope
 from tests.sync.people import Person, creator, member, session_of
 
 WALL = 1_800_000_000.0  # the fake wall clock starts here (seconds)
@@ -147,7 +147,11 @@ class SimNet:
                     if lid not in peer.links:
                         continue
                     other, olid = peer.links[lid]
-                    wired = decode_envelope(encode_envelope(envelope))  # bounds checked
+                    try:
+                        wired = decode_envelope(encode_envelope(envelope))  # bounds checked
+                    except WireError:  # what a real link does with a frame it cannot read
+                        self.apply(other, [Close(olid, "bad frame")])
+                        continue
                     if self.drop is not None and self.drop(peer, other, wired):
                         continue
                     self.at(self.now + self.latency,

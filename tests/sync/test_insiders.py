@@ -10,11 +10,26 @@ flowing, so nothing splits the session.
 from __future__ import annotations
 
 from automerge.core import ROOT, ObjType, ScalarType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from model.reading import child
 from model.validation import MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
 from sync.events import Misbehaviour
-from sync.wire import Changes, Report
+from sync.wire import (
+    Changes,
+    Code,
+    Document,
+    Have,
+    Hello,
+    Peer,
+    Peers,
+    Ping,
+    Pong,
+    Presence,
+    Report,
+    SignedHead,
+)
 from tests.sync.forge import change_hash, push, signed
 from tests.sync.people import add, texts
 from tests.sync.sim import SimNet, SimPeer
@@ -213,3 +228,47 @@ def test_a_change_signed_by_someone_else_than_its_author_is_a_forgery() -> None:
     net.run(0.1)
     [told] = refused(carl, mallory)
     assert "forgery" in told.reason and digest not in carl.core.ledger.known
+
+
+ENVELOPES = st.one_of(
+    st.builds(Have, seqs=st.lists(st.tuples(st.binary(min_size=32, max_size=32),
+                                            st.integers(0, 2**40)), max_size=5)),
+    st.builds(Changes, changes=st.lists(st.binary(max_size=200), max_size=3),
+              heads=st.lists(st.builds(SignedHead, st.binary(min_size=32, max_size=32),
+                                       st.binary(min_size=32, max_size=32),
+                                       st.binary(min_size=64, max_size=64)), max_size=2),
+              answer=st.booleans()),
+    st.builds(Document, data=st.binary(max_size=300)),
+    st.builds(Presence, hand_raised=st.booleans(),
+              hand_raised_at=st.none() | st.floats(0, 1e11),
+              done_phase=st.none() | st.integers(0, 1000)),
+    st.builds(Ping, nonce=st.integers(0, 2**53), sent=st.floats(0, 1e11),
+              heads=st.lists(st.binary(min_size=32, max_size=32), max_size=3)),
+    st.builds(Pong, nonce=st.integers(0, 2**53), sent=st.floats(0, 1e11),
+              peer_time=st.floats(0, 1e11)),
+    st.builds(Code, code=st.text(min_size=1, max_size=64)),
+    st.builds(Report, about=st.binary(min_size=32, max_size=32), reason=st.text(max_size=200)),
+    st.builds(Hello, version=st.integers(0, 10)),
+    st.builds(Peers, peers=st.lists(st.builds(Peer, st.binary(min_size=32, max_size=32),
+                                              st.text(min_size=1, max_size=64),
+                                              st.integers(1, 65535)), max_size=3)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=st.lists(ENVELOPES, min_size=1, max_size=6))
+def test_whatever_a_member_sends_no_honest_laptop_breaks(frames: list[object]) -> None:
+    """Any sequence of well-framed envelopes from an admitted member: the receiver never
+    raises, never applies anything unproven, and still replicates with the others."""
+    net, anne, bob, _, mallory = room()
+    heads = bob.session.doc.get_heads()
+    for frame in frames:
+        if mallory.link_to(bob) is None:
+            break
+        mallory.send(bob, frame)  # type: ignore[arg-type]
+        net.run(0.05)
+    assert bob.session.doc.get_heads() == heads
+    add(anne.session, "after the noise")
+    anne.changed()
+    net.run(1)
+    assert "after the noise" in texts(bob.session)
