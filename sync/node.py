@@ -104,7 +104,7 @@ class SessionNode:
         self.port = port
         self.save_path = save_path
         self._on_event = on_event
-        self._on_saved = on_saved
+        self.on_saved = on_saved  # gets the signed heads after each save, to keep them
         self._make_session = make_session or (lambda doc: _session_for(doc, identity))
         self.wall = wall_clock
         self.ping_interval = ping_interval
@@ -396,9 +396,9 @@ class SessionNode:
         except sessionfile.SessionFileError as exc:
             self._emit(LinkProblem("", str(exc)))
             return False
-        if self._on_saved is not None and core is not None:
+        if self.on_saved is not None and core is not None:
             try:
-                self._on_saved(core.heads_blob())
+                self.on_saved(core.heads_blob())
             except Exception:
                 log.exception("keeping the signed heads failed")
         return True

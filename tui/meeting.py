@@ -1,0 +1,355 @@
+"""Hosting and joining a live session: the one way, for the app, the headless peers and the
+demo. No Textual here.
+
+``host()`` opens a session on the network from this laptop (it must be the laptop that
+created it: only the creator admits newcomers), reusing the port and code it had before
+so the laptops already in it find it again. ``join()`` reaches a session with its code the
+first time, and with this laptop's key afterwards (a laptop back after a crash or a quit
+is the same participant, in the same file, and never types the code again). Both return a
+``Meeting``: the replica, its node, its file, where it listens, and its advertisement;
+``close()`` stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from model import sessionfile
+from model.keys import Identity
+from model.session import Session
+from sync.codes import InvalidCode, generate_code
+from sync.discovery import DEFAULT_LABEL, FoundSession, local_networks, order_for
+from sync.events import NodeEvent
+from sync.fingerprint import fingerprint
+from sync.handshake import Anchor
+from sync.node import SessionNode
+from tui import identity
+from tui.paths import sessions_dir
+
+__all__ = ["Meeting", "MeetingError", "Target", "default_file", "digest", "host", "join"]
+
+log = logging.getLogger("cercle.meeting")
+
+JOIN_TIMEOUT: Final = 15.0
+OnEvent = Callable[[NodeEvent], None]
+
+# Keys this process is using right now: two replicas with one key would fight over their
+# links, so a second join of the same session from this process comes as someone new.
+_in_use: set[bytes] = set()
+
+
+class MeetingError(Exception):
+    """Hosting or joining failed; str(error) says why, for the person."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a session is: addresses to try in order, its port, and if known its tag (a
+    link or a session seen on the network gives it) and code (a link gives it)."""
+
+    hosts: tuple[str, ...]
+    port: int
+    tag: str | None = None
+    code: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """``HOST:PORT`` or a join link ``cercle://HOST:PORT/TAG#CODE``."""
+        text = text.strip()
+        if text.startswith("cercle://"):
+            parts = urlsplit(text)
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if not parts.hostname or not port:
+                raise MeetingError(f"not a join link: {text}")
+            return cls((parts.hostname,), port, parts.path.strip("/") or None,
+                       parts.fragment or None)
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise MeetingError(f"expected HOST:PORT or a cercle:// link, got {text!r}")
+        return cls((host.strip("[]") or "127.0.0.1",), int(port_text))
+
+    @classmethod
+    def found(cls, session: FoundSession, code: str | None = None) -> Target:
+        """A session seen on the network: its addresses, those on our own network first."""
+        hosts = order_for(session.addresses or (session.host,), local_networks())
+        return cls(tuple(hosts), session.port, session.tag, code)
+
+
+@dataclass
+class Meeting:
+    """A live session on this laptop (see the module's docstring)."""
+
+    session: Session
+    node: SessionNode
+    path: Path | None
+    addresses: list[str] = field(default_factory=list)  # where we listen, best first
+    advertiser: Any = None
+    warnings: list[str] = field(default_factory=list)  # for the person (no discovery...)
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.node.tag or "")
+
+    def join_link(self, host: str | None = None) -> str:
+        return self.node.join_link(host or (self.addresses[0] if self.addresses else
+                                            "127.0.0.1"))
+
+    async def close(self) -> None:
+        """Stop advertising, save, say bye and stop the node."""
+        try:
+            await self._stack.aclose()
+        finally:
+            _in_use.discard(self.node.identity.actor)
+
+
+def default_file(title: str) -> Path:
+    """A new file in the sessions folder, named after ``title`` (never an existing one)."""
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40]
+    slug = slug or "session"
+    path = sessions_dir() / f"{slug}.cercle"
+    counter = 2
+    while path.exists():
+        path = sessions_dir() / f"{slug}-{counter}.cercle"
+        counter += 1
+    return path
+
+
+def digest(session: Session) -> str:
+    """A short fingerprint of the items held (equal on replicas holding the same items)."""
+    ids = sorted(f"{i.id}:{i.text}" for i in session.snapshot.items)
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def _heads_keeper(session_id: str) -> Callable[[bytes], None]:
+    def keep(blob: bytes) -> None:
+        identity.keep_heads(session_id, blob)
+    return keep
+
+
+# -- hosting -------------------------------------------------------------------------------
+async def host(
+    session: Session,
+    path: Path,
+    *,
+    code: str | None = None,
+    port: int = 0,
+    label: str = "",
+    advertise: bool = True,
+    interface: str | None = None,
+    on_event: OnEvent | None = None,
+    **node_options: Any,
+) -> Meeting:
+    """Open ``session`` (kept in ``path``) on the network from this laptop, its creator's.
+
+    The port and code it was hosted with before are reused unless given, so laptops
+    already in it find it again. Raises MeetingError: not this laptop's session, a weak
+    code, no port to listen on."""
+    info = session.snapshot.info
+    try:
+        session.check_can_host(str(path))
+    except ValueError as exc:
+        raise MeetingError(str(exc)) from None
+    if info.creator != session.me:
+        raise MeetingError("this session was opened on another computer: only that one can "
+                           "host it (join it instead)")
+    anchor = Anchor.proven(info.creator_key, info.nonce)
+    identity.remember(info.id, session.identity, path)
+    old_port, old_code = identity.hosting(info.id) or (0, "")
+    code = code or old_code or generate_code()
+    listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
+    meeting: Meeting | None = None
+    for attempt in dict.fromkeys((port or old_port, 0)):  # the old port may be taken
+        try:
+            node = SessionNode(identity=session.identity, session=session, anchor=anchor,
+                               code=code, listen_host=listen, port=attempt, save_path=path,
+                               heads=identity.heads(info.id),
+                               on_saved=_heads_keeper(info.id), on_event=on_event,
+                               **node_options)
+        except InvalidCode as exc:
+            raise MeetingError(str(exc)) from None
+        meeting = Meeting(session, node, path)
+        try:
+            await meeting._stack.enter_async_context(node)
+            break
+        except OSError as exc:
+            log.info("cannot listen on port %s: %s", attempt, exc)
+            meeting = None
+    if meeting is None:
+        raise MeetingError("cannot listen for the others on this computer (no free port?)")
+    identity.remember_hosting(info.id, meeting.node.port, meeting.node.code)
+    meeting.addresses = [interface] if interface else _addresses()
+    if advertise:
+        from sync.discovery import Advertiser
+
+        try:
+            meeting.advertiser = await meeting._stack.enter_async_context(Advertiser(
+                tag=anchor.tag, port=meeting.node.port,
+                label=label or default_label(session), addresses=meeting.addresses,
+                interfaces=[interface] if interface else None))
+        except Exception as exc:  # no multicast here: joining by link still works
+            meeting.warnings.append(f"the session is not announced on the network ({exc}); "
+                                    "give people the join link")
+    _in_use.add(session.identity.actor)
+    return meeting
+
+
+def default_label(session: Session) -> str:
+    """What a session is announced as when the facilitator gave no label: the group's name,
+    else the facilitator's, so two groups in one building are told apart."""
+    snap = session.snapshot
+    group = snap.info.group.name
+    if group and group != snap.info.title:
+        return group
+    return f"{DEFAULT_LABEL} · {snap.name_of(snap.control.roles.facilitator)}"
+
+
+def _addresses() -> list[str]:
+    from sync.discovery import local_ipv4_addresses
+
+    return local_ipv4_addresses() or ["127.0.0.1"]
+
+
+# -- joining -------------------------------------------------------------------------------
+async def join(
+    target: Target,
+    *,
+    name: str,
+    code: str | None = None,
+    file: Path | None = None,
+    interface: str | None = None,
+    port: int = 0,
+    timeout: float = JOIN_TIMEOUT,
+    remember: bool = True,
+    on_event: OnEvent | None = None,
+    **node_options: Any,
+) -> Meeting:
+    """Join the session at ``target`` as ``name``.
+
+    A laptop that was in this session before comes back with its key (no code asked) and
+    its file; otherwise the code (``code``, or the link's) admits it. Raises MeetingError
+    when the code is refused, the session cannot be reached within ``timeout`` seconds,
+    or ``file`` holds another session."""
+    listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
+    member = identity.membership(target.tag) if remember and target.tag else None
+    if member is not None and member.identity.actor in _in_use:
+        member = None  # that key is in use in this process right now
+    if member is not None:
+        meeting = await _rejoin(target, member, file, listen, port, timeout, on_event,
+                                node_options)
+    else:
+        meeting = await _newcomer(target, code or target.code, file, listen, port, timeout,
+                                  on_event, node_options)
+    session = meeting.session
+    info = session.snapshot.info
+    if remember:
+        identity.remember(info.id, session.identity, meeting.path)
+        identity.remember_membership(meeting.node.anchor, session.identity,  # type: ignore[arg-type]
+                                     meeting.node.admission)
+    me = next((p for p in session.snapshot.participants if p.id == session.me), None)
+    if me is None or (name and me.name != name):
+        session.join(name, meeting.node.admission)
+        meeting.node.local_changed()
+    _in_use.add(session.identity.actor)
+    return meeting
+
+
+async def _start(node: SessionNode, meeting_path: Path | None) -> Meeting:
+    placeholder = Session.empty(identity=node.identity)
+    meeting = Meeting(placeholder, node, meeting_path)
+    await meeting._stack.enter_async_context(node)
+    return meeting
+
+
+async def _newcomer(target: Target, code: str | None, file: Path | None, listen: str,
+                    port: int, timeout: float, on_event: OnEvent | None,
+                    options: dict[str, Any]) -> Meeting:
+    if not code:
+        raise MeetingError("give the join code (the facilitator's screen shows it)")
+    me = Identity.generate()
+    try:
+        node = SessionNode(identity=me, code=code, listen_host=listen, port=port,
+                           on_event=on_event,
+                           make_session=lambda doc: Session(doc, identity=me), **options)
+    except InvalidCode as exc:
+        raise MeetingError(str(exc)) from None
+    meeting = await _start(node, file)
+    try:
+        node.join(list(target.hosts), target.port, tag=target.tag)
+        await _wait_for_session(node, target, timeout)
+    except BaseException:
+        await meeting.close()
+        raise
+    session = node.session
+    assert session is not None  # noqa: S101 - waited for
+    meeting.session = session
+    if file is not None and file.exists():
+        try:
+            earlier = sessionfile.load(file)
+        except sessionfile.SessionFileError as exc:
+            await meeting.close()
+            raise MeetingError(str(exc)) from None
+        if earlier.session_id != session.snapshot.info.id:
+            await meeting.close()
+            raise MeetingError(f"{file} holds another session: give a new file")
+    meeting.path = file or default_file(session.snapshot.info.title)
+    node.save_path = meeting.path
+    node.on_saved = _heads_keeper(session.snapshot.info.id)
+    return meeting
+
+
+async def _rejoin(target: Target, member: identity.Membership, file: Path | None,
+                  listen: str, port: int, timeout: float, on_event: OnEvent | None,
+                  options: dict[str, Any]) -> Meeting:
+    anchor = member.anchor
+    earlier = identity.earlier(anchor.session_id)
+    session = None
+    path = file
+    if earlier is not None and (file is None or earlier[1] == file):
+        _, path, doc = earlier
+        session = Session(doc, identity=member.identity)
+    node = SessionNode(identity=member.identity, anchor=anchor, admission=member.admission,
+                       session=session, listen_host=listen, port=port, save_path=path,
+                       heads=identity.heads(anchor.session_id),
+                       on_saved=_heads_keeper(anchor.session_id), on_event=on_event,
+                       make_session=lambda doc: Session(doc, identity=member.identity),
+                       **options)
+    meeting = await _start(node, path)
+    try:
+        for host_name in target.hosts:
+            node.connect(host_name, target.port)
+        await _wait_for_session(node, target, timeout)
+    except BaseException:
+        await meeting.close()
+        raise
+    assert node.session is not None  # noqa: S101 - waited for
+    meeting.session = node.session
+    if meeting.path is None:
+        meeting.path = default_file(node.session.snapshot.info.title)
+        node.save_path = meeting.path
+    return meeting
+
+
+async def _wait_for_session(node: SessionNode, target: Target, timeout: float) -> None:
+    where = f"{target.hosts[0]}:{target.port}"
+    try:
+        async with asyncio.timeout(timeout):
+            if not await node.wait_synced():
+                raise MeetingError(f"the join code was refused ({node.refused})")
+    except TimeoutError:
+        if node.refused is not None:
+            raise MeetingError(f"the join code was refused ({node.refused})") from None
+        raise MeetingError(f"cannot reach the session at {where} within {timeout:.0f} s "
+                           "(is the address right? see Troubleshooting in the README: "
+                           "firewall, Local Network permission)") from None
