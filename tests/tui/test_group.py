@@ -18,12 +18,17 @@ from tests.tui.snapshot_apps import group as scenes
 from tests.tui.snapshot_apps.sessions import in_questions
 from tests.tui.test_flows import bob_joins, make_app, type_into
 from tui.app import CercleApp
+from tui.format import case_line
 from tui.room import Room
-from tui.screens import group
+from tui.screens import group_keys
+from tui.screens.cases import Cases
 from tui.screens.dialogs import Confirm
+from tui.screens.evaluation import Evaluate
+from tui.screens.follow_up import FollowUp
 from tui.screens.join import JoinScreen
 from tui.screens.live import LiveScreen
 from tui.screens.lobby import LobbyScreen
+from tui.screens.next_meeting import NextMeetingDialog, meeting_form_problem
 from tui.screens.review import ReviewScreen
 
 
@@ -72,7 +77,7 @@ async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
         # The first phase of a first session: anyone may propose.
         assert live(bob).check_action("cases", ()) is True
         await pb.press("ctrl+b")
-        assert isinstance(bob.screen, group.Cases)
+        assert isinstance(bob.screen, Cases)
         await type_into(pb, "#proposal", "Tension avec Marc")
         await pb.press("enter")
         assert bob.screen.query_one("#proposal", Input).value == ""
@@ -82,7 +87,7 @@ async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
         # Anne opens the tally before Bob votes: his vote arrives while she looks.
         await until(lambda: anne.room.snapshot.items_of("proposal"), what="the proposal")  # type: ignore[union-attr]
         await pa.press("ctrl+b")
-        assert isinstance(anne.screen, group.Cases)
+        assert isinstance(anne.screen, Cases)
         assert "0  Tension avec Marc — Bob" in options(anne, "#tally")[0]
         bob.screen.query_one("#tally").focus()
         await pb.press("space")
@@ -162,7 +167,7 @@ async def continue_with_bob(pa: Any, pb: Any) -> None:
     await until(lambda: isinstance(pa.app.screen, LiveScreen), what="Anne in the session")
     await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
     await pb.press("enter")
-    await until(lambda: isinstance(pb.app.screen, group.FollowUp), 15,
+    await until(lambda: isinstance(pb.app.screen, FollowUp), 15,
                 "the follow-up opening by itself for Bob")
 
 
@@ -197,7 +202,7 @@ async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
         await until(lambda: anne.room.snapshot.item(coffee).status == "done",  # type: ignore[union-attr]
                     what="Bob's update at Anne's")
         await pa.press("ctrl+u")
-        assert isinstance(anne.screen, group.FollowUp)
+        assert isinstance(anne.screen, FollowUp)
         assert any("Appeler la DRH — Bob · done" in line for line in options(anne, "#actions"))
         actions = anne.screen.query_one("#actions", OptionList)
         actions.highlighted = actions.get_option_index(coffee)
@@ -216,7 +221,7 @@ async def test_concurrent_updates_of_one_action_are_both_kept(tmp_path: Path) ->
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await continue_with_bob(pa, pb)
         await pa.press("ctrl+u")
-        assert isinstance(anne.screen, group.FollowUp)
+        assert isinstance(anne.screen, FollowUp)
         coffee = coffee_of(anne)
         # Both have Bob's action selected (his own comes first for him); the
         # facilitator may update it too.
@@ -249,7 +254,7 @@ async def test_concurrent_updates_of_one_action_are_both_kept(tmp_path: Path) ->
 # -- evaluation -----------------------------------------------------------------------------------
 async def evaluate(pilot: Any, rating: int, feedback: str) -> None:
     await pilot.press("ctrl+l")
-    assert isinstance(pilot.app.screen, group.Evaluate)
+    assert isinstance(pilot.app.screen, Evaluate)
     await pilot.click(f"#r{rating}")
     await type_into(pilot, "#feedback", feedback)
     await pilot.press("enter")
@@ -279,7 +284,7 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
         assert live(bob).check_action("done", ()) is False
         # After the end Bob may still look at (and change) his evaluation, with the group's.
         await pb.press("ctrl+l")
-        assert isinstance(bob.screen, group.Evaluate)
+        assert isinstance(bob.screen, Evaluate)
         assert bob.screen.query_one("#rating").pressed_index == 4  # type: ignore[attr-defined]
         aggregate = shown(bob, "#aggregate")
         assert "The group: 4.5 / 5 (ratings: 2)" in aggregate and "5: 1 · 4: 1 · 3: 0" in aggregate
@@ -306,10 +311,10 @@ async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
         await pb.press("ctrl+y")
         assert isinstance(bob.screen, LiveScreen)
         await pa.press("ctrl+y")
-        assert isinstance(anne.screen, group.NextMeetingDialog)
+        assert isinstance(anne.screen, NextMeetingDialog)
         await type_into(pa, "#date", "2099-13-45")
         await pa.press("enter")
-        assert isinstance(anne.screen, group.NextMeetingDialog)  # stays open, says why
+        assert isinstance(anne.screen, NextMeetingDialog)  # stays open, says why
         assert "“2099-13-45” is not a date" in shown(anne, "#error")
         assert anne.screen.query_one("#error").has_class("error")
         await type_into(pa, "#date", "2099-06-25")
@@ -349,7 +354,7 @@ def test_the_meeting_form_explains_each_mistake() -> None:
     today = date(2026, 5, 1)
 
     def problem(*values: str) -> tuple[str, str]:
-        return group.meeting_form_problem(*values, today=today)
+        return meeting_form_problem(*values, today=today)
 
     assert problem("", "", "", "") == (
         "Give the date, like 2026-05-29 (year-month-day).", "date")  # four weeks on
@@ -370,7 +375,7 @@ def test_group_keys_stay_hidden_in_the_questions_phase() -> None:
     people = in_questions()
     for role in ("facilitator", "client", "consultant"):
         room = people.room(role)
-        assert [group.allowed(a, room) for a in group.ACTIONS] == [False] * 4, role
+        assert [group_keys.allowed(a, room) for a in group_keys.ACTIONS] == [False] * 4, role
 
 
 async def test_review_shows_the_case_the_evaluation_and_the_meeting() -> None:
@@ -394,8 +399,8 @@ def test_the_case_line_names_the_proposer() -> None:
     people.control("choose_case")  # the winner by default
     snap = people.chloe.snapshot
     assert snap.control.case == marc.proposal
-    assert group.case_line(snap) == "Case: Tension with Marc, my new deputy (Bob)"
-    assert group.instruction(snap, "Listen.").startswith("Case: Tension with Marc")
+    assert case_line(snap) == "Case: Tension with Marc, my new deputy (Bob)"
+    assert group_keys.instruction(snap, "Listen.").startswith("Case: Tension with Marc")
 
 
 async def test_the_review_of_the_third_session_shows_each_actions_history(

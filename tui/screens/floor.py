@@ -19,10 +19,11 @@ from textual.widgets.option_list import Option
 
 from model.participation import participation
 from model.snapshot import PlanRow, Snapshot
+from tui.format import clock_text
 from tui.i18n import language, t
 from tui.room import Member, hand_order
 from tui.screens.base import CercleModal, RoomDialog
-from tui.widgets.phase_header import clock_text, floor_line
+from tui.widgets.phase_header import floor_line
 
 Cell = str | Text
 Rows = list[tuple[str, tuple[Cell, ...]]]  # (row key, cells)

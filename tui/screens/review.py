@@ -12,13 +12,13 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from model import export, sessionfile
+from model.records import Evaluation
+from model.schema import RATINGS
 from model.snapshot import Item, Snapshot
+from tui.format import case_line, clock_text, evaluation_text, item_state, meeting_text
 from tui.i18n import language, t
 from tui.room import Room
 from tui.screens.base import CercleScreen
-from tui.screens.group import case_line, evaluation_bars, evaluation_text, meeting_text
-from tui.widgets.item_board import item_state
-from tui.widgets.phase_header import clock_text
 
 
 def export_all(room: Room, lang: str) -> str:
@@ -76,6 +76,18 @@ def timeline(snap: Snapshot, width: int = 60) -> Text:
         text.append("█" * bar, style="red" if actual > planned else "green")
         text.append(f" {clock_text(actual)}\n")
     text.append(f"▒ {t('review.planned')}  █ {t('review.actual')}\n", style="dim")
+    return text
+
+
+def evaluation_bars(evaluation: Evaluation) -> Text:
+    """One line per rating, 5 down to 1: a bar and the count."""
+    text = Text()
+    most = max(evaluation.distribution) or 1
+    for rating in reversed(RATINGS):
+        count = evaluation.distribution[rating - 1]
+        text.append(f"{rating} ", style="bold")
+        text.append("█" * round(count / most * 20), style="green")
+        text.append(f" {count}\n", style="dim")
     return text
 
 

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, TabbedContent, TabPane
 from textual.widgets.data_table import ColumnKey
 
 from model.snapshot import Item, Snapshot
+from tui.format import item_state
 from tui.i18n import t
 
 NEW = "●"
@@ -41,18 +42,6 @@ def kinds_of(snap: Snapshot) -> list[str]:
         if item.kind not in kinds:
             kinds.append(item.kind)
     return kinds or ["note"]
-
-
-def item_state(item: Item, snap: Snapshot) -> str:
-    if item.kind == "question":
-        return "✓ " + t("state.answered") if item.answered else ""
-    if item.kind in ("advice", "hypothesis"):
-        return "★ " + t("state.retained") if item.retained else ""
-    if item.kind == "action":
-        parts = ["→ " + snap.name_of(item.owner) if item.owner else "",
-                 item.due, t(f"status.{item.status or 'open'}")]
-        return " · ".join(p for p in parts if p)
-    return ""
 
 
 class ItemTable(DataTable[Text | str]):

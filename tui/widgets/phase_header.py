@@ -6,16 +6,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from model.snapshot import Snapshot
+from tui.format import clock_text
 from tui.i18n import language, t
 
 BAR_WIDTH = 20
-
-
-def clock_text(ms: int) -> str:
-    """``mm:ss`` (``+mm:ss`` in overtime)."""
-    sign = "+" if ms < 0 else ""
-    seconds = abs(ms) // 1000
-    return f"{sign}{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 def timer_level(remaining_ms: int, planned_ms: int) -> str:
