@@ -16,7 +16,7 @@ from tests.replicas import replica_of, sync_pair
 from tests.sync.mesh import until
 from tests.tui.snapshot_apps import group as scenes
 from tests.tui.snapshot_apps.sessions import in_questions
-from tests.tui.test_flows import bob_joins, make_app, type_into
+from tests.tui.test_flows import bob_joins, loopback_app, open_join_form, type_into
 from tui.app import CercleApp
 from tui.format import case_line
 from tui.room import Room
@@ -25,7 +25,6 @@ from tui.screens.cases import Cases
 from tui.screens.dialogs import Confirm
 from tui.screens.evaluation import Evaluate
 from tui.screens.follow_up import FollowUp
-from tui.screens.join import JoinScreen
 from tui.screens.live import LiveScreen
 from tui.screens.lobby import LobbyScreen
 from tui.screens.next_meeting import NextMeetingDialog, meeting_form_problem
@@ -70,7 +69,7 @@ async def end_session(pa: Any) -> None:
 
 # -- choosing the case ----------------------------------------------------------------------------
 async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(anne.room.snapshot.participants) == 2)  # type: ignore[union-attr]
@@ -116,7 +115,7 @@ async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
 async def test_voting_again_withdraws_the_vote() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
     proposal = session.add_item("proposal", "Mon cas")
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+b")
@@ -131,7 +130,7 @@ async def test_typing_on_the_tally_proposes_instead_of_voting() -> None:
     """Found in tmux: with proposals listed, typing a sentence voted at each space."""
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
     session.add_item("proposal", "Mon cas")
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+b")
@@ -165,7 +164,7 @@ async def continue_with_bob(pa: Any, pb: Any) -> None:
     node = pa.app.room.node
     await pa.press("enter")
     await until(lambda: isinstance(pa.app.screen, LiveScreen), what="Anne in the session")
-    await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+    await open_join_form(pb, f"127.0.0.1:{node.port}", node.code, "Bob")
     await pb.press("enter")
     await until(lambda: isinstance(pb.app.screen, FollowUp), 15,
                 "the follow-up opening by itself for Bob")
@@ -180,7 +179,7 @@ def coffee_of(app: CercleApp) -> str:
 async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
         tmp_path: Path) -> None:
     path = first_session(tmp_path)
-    anne, bob = make_app(start="host", continue_from=path, name="Anne"), make_app()
+    anne, bob = loopback_app(start="host", continue_from=path, name="Anne"), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await continue_with_bob(pa, pb)
         # Anne owns no action carried over: no dialog, but the instruction points at it.
@@ -217,7 +216,7 @@ async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
 
 async def test_concurrent_updates_of_one_action_are_both_kept(tmp_path: Path) -> None:
     path = first_session(tmp_path)
-    anne, bob = make_app(start="host", continue_from=path, name="Anne"), make_app()
+    anne, bob = loopback_app(start="host", continue_from=path, name="Anne"), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await continue_with_bob(pa, pb)
         await pa.press("ctrl+u")
@@ -262,7 +261,7 @@ async def evaluate(pilot: Any, rating: int, feedback: str) -> None:
 
 
 async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         assert live(bob).check_action("evaluate", ()) is False  # not before the last phase
@@ -300,7 +299,7 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
 
 # -- the next meeting -----------------------------------------------------------------------------
 async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         assert live(anne).check_action("next_meeting", ()) is False  # not yet
@@ -383,7 +382,7 @@ async def test_review_shows_the_case_the_evaluation_and_the_meeting() -> None:
     people.anne.set_next_meeting("2026-06-25", "18:30", "Salle 3", 120)
     people.sync()
     room = people.room("facilitator", read_only=True)
-    app = CercleApp(start="review", room=room, lang="en", advertise=False)
+    app = loopback_app(start="review", room=room)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
@@ -421,7 +420,7 @@ async def test_the_review_of_the_third_session_shows_each_actions_history(
         anne.end()
         sessionfile.save(target, anne.doc)
     room = Room(Session(sessionfile.load(three).doc), path=three, read_only=True)
-    app = make_app(start="review", room=room)
+    app = loopback_app(start="review", room=room)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
         menu = app.screen.query_one("#phases", OptionList)

@@ -8,6 +8,8 @@ laptop's change arrives (``SessionChanged`` reaches every screen of the stack).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -90,8 +92,8 @@ class Cases(RoomDialog):
     def on_session_changed(self, message: SessionChanged) -> None:
         self.show()
 
-    def _act(self, intent: object, *args: object) -> bool:
-        error = self.room.act(intent, *args)  # type: ignore[arg-type]
+    def _act(self, intent: Callable[..., object], *args: object) -> bool:
+        error = self.room.act(intent, *args)
         if error:
             self.notify(error, severity="warning")
         self.show()

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from model import sessionfile
 from model.session import Session
 from tui.i18n import t
+from tui.messages import HostFormRequested, JoinFormRequested, LanguageToggled, ReviewRequested
 from tui.paths import sessions_dir
 from tui.screens.base import CercleScreen
 
@@ -90,9 +91,7 @@ class HomeScreen(CercleScreen):
                 if not path:
                     self.notify(t("home.give_path"), severity="warning")
                     return
-                from tui.screens.host import HostScreen
-
-                self.app.push_screen(HostScreen(continue_from=Path(path).expanduser()))
+                self.post_message(HostFormRequested(continue_from=Path(path).expanduser()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._open(event.value.strip())
@@ -105,17 +104,13 @@ class HomeScreen(CercleScreen):
         if not path:
             self.notify(t("home.give_path"), severity="warning")
             return
-        self.app.open_review(Path(path).expanduser())  # type: ignore[attr-defined]
+        self.post_message(ReviewRequested(Path(path).expanduser()))
 
     def action_host(self) -> None:
-        from tui.screens.host import HostScreen
-
-        self.app.push_screen(HostScreen())
+        self.post_message(HostFormRequested())
 
     def action_join(self) -> None:
-        from tui.screens.join import JoinScreen
-
-        self.app.push_screen(JoinScreen())
+        self.post_message(JoinFormRequested())
 
     def action_language(self) -> None:
-        self.app.toggle_language()  # type: ignore[attr-defined]
+        self.post_message(LanguageToggled())

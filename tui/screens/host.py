@@ -11,6 +11,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
 from tui.i18n import language, t
+from tui.messages import HostRequested
 from tui.screens.base import CercleScreen
 
 
@@ -44,8 +45,7 @@ class HostScreen(CercleScreen):
                         placeholder=t("host.protocol_file"), id="protocol-file")
             yield Static(id="protocol-info", classes="dim")
             yield Label(t("host.name"))
-            yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
-                        placeholder=t("host.name_placeholder"), id="name")
+            yield Input(value=self.person, placeholder=t("host.name_placeholder"), id="name")
             with Horizontal(classes="buttons"):
                 yield Button(t("host.start"), variant="primary", id="start")
                 yield Button(t("button.cancel"), id="cancel")
@@ -94,5 +94,5 @@ class HostScreen(CercleScreen):
         except ProtocolError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.app.start_hosting(title=title, protocol=protocol, name=name,  # type: ignore[attr-defined]
-                               continue_from=self.continue_from)
+        self.post_message(HostRequested(title=title, protocol=protocol, name=name,
+                                        continue_from=self.continue_from))

@@ -14,17 +14,20 @@ from textual.widgets.option_list import Option
 
 from sync.discovery import Browser, FoundSession
 from tui.i18n import t
+from tui.messages import JoinRequested
 from tui.screens.base import CercleScreen
 
 
 class JoinScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
-    def __init__(self, address: str = "", code: str = "", name: str = "") -> None:
+    def __init__(self, address: str = "", code: str = "", name: str = "", *,
+                 interfaces: list[str] | None = None) -> None:
         super().__init__()
         self.address = address
         self.code = code
         self.person = name
+        self.interfaces = interfaces  # where to look for sessions (None: everywhere)
         self.found: dict[str, FoundSession] = {}
 
     def compose(self) -> ComposeResult:
@@ -38,8 +41,7 @@ class JoinScreen(CercleScreen):
             yield Label(t("join.code"))
             yield Input(value=self.code, placeholder="1234-5678", id="code")
             yield Label(t("join.name"))
-            yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
-                        placeholder=t("host.name_placeholder"), id="name")
+            yield Input(value=self.person, placeholder=t("host.name_placeholder"), id="name")
             yield Static(id="status")
             with Horizontal(classes="buttons"):
                 yield Button(t("join.join"), variant="primary", id="join")
@@ -52,9 +54,8 @@ class JoinScreen(CercleScreen):
 
     @work(exclusive=True, exit_on_error=False, group="browse")
     async def browse(self) -> None:
-        interfaces = self.app.interfaces  # type: ignore[attr-defined]
         with contextlib.suppress(Exception):  # no multicast here: typing an address still works
-            async with Browser(interfaces=interfaces, on_change=self._found) as browser:
+            async with Browser(interfaces=self.interfaces, on_change=self._found) as browser:
                 await browser.wait_for(lambda found: False)
 
     def _found(self, sessions: dict[str, FoundSession]) -> None:
@@ -105,4 +106,4 @@ class JoinScreen(CercleScreen):
             self.status(t("join.need_name"), error=True)
             return
         self.status(t("join.connecting", address=address))
-        self.app.join_session(address=address, code=code, name=name)  # type: ignore[attr-defined]
+        self.post_message(JoinRequested(address=address, code=code, name=name))

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static
 from model.protocols import Phase
 from model.snapshot import Snapshot
 from tui.i18n import language, t
-from tui.messages import PeersUpdated, SessionChanged
+from tui.messages import ExportRequested, LobbyRequested, PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens import group_keys
 from tui.screens.base import CercleScreen
@@ -349,14 +349,10 @@ class LiveScreen(CercleScreen):
         self.query_one(Roster).show(self.room.members())
 
     def action_code(self) -> None:
-        from tui.screens.lobby import LobbyScreen
-
-        self.app.push_screen(LobbyScreen(self.room, return_to_live=False))
+        self.post_message(LobbyRequested())
 
     def action_export(self) -> None:
-        from tui.screens.review import export_all
-
-        self.notify(export_all(self.room, language()))
+        self.post_message(ExportRequested(self.room))
 
     # -- the floor and the plan -----------------------------------------------------------
     _floor_seen = ""  # the speaker at the last render

@@ -10,7 +10,7 @@ from textual.widgets import Button, Digits, Footer, Label, Static
 from sync.codes import generate_code
 from tui import identity
 from tui.i18n import t
-from tui.messages import PeersUpdated, SessionChanged
+from tui.messages import LobbyClosed, PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens.base import CercleScreen
 
@@ -102,9 +102,4 @@ class LobbyScreen(CercleScreen):
             self._leave()
 
     def _leave(self) -> None:
-        if self.return_to_live:
-            from tui.screens.live import LiveScreen
-
-            self.app.switch_screen(LiveScreen(self.room))
-        else:
-            self.app.pop_screen()
+        self.post_message(LobbyClosed(begin=self.return_to_live))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,31 +9,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from model import export, sessionfile
 from model.records import Evaluation
 from model.schema import RATINGS
 from model.snapshot import Item, Snapshot
 from tui.format import case_line, clock_text, evaluation_text, item_state, meeting_text
 from tui.i18n import language, t
+from tui.messages import ExportRequested, ResumeRequested
 from tui.room import Room
 from tui.screens.base import CercleScreen
-
-
-def export_all(room: Room, lang: str) -> str:
-    """Write Markdown, HTML and JSON beside the session file; returns a line for people."""
-    folder = room.path.parent if room.path else Path.cwd()
-    stem = room.path.stem if room.path else "session"
-    written = []
-    # The next meeting goes to calendars as an .ics file, once one is set.
-    formats = export.ALL_FORMATS if room.snapshot.control.meeting else export.FORMATS
-    try:
-        for fmt in formats:
-            target = folder / f"{stem}.{fmt}"
-            sessionfile.write_atomic(target, export.render(room.snapshot, fmt, lang))
-            written.append(target.name)
-    except sessionfile.SessionFileError as exc:
-        return t("export.failed", error=str(exc))
-    return t("export.done", folder=str(folder), files=", ".join(written))
 
 
 def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
@@ -206,12 +187,12 @@ class ReviewScreen(CercleScreen):
             content.update(text)
 
     def action_export(self) -> None:
-        self.notify(export_all(self.room, language()))
+        self.post_message(ExportRequested(self.room))
 
     def action_host_again(self) -> None:
         """Open this session on the network again (a facilitator back after a crash)."""
         if self.room.path is not None:
-            self.app.resume_hosting(self.room.path)  # type: ignore[attr-defined]
+            self.post_message(ResumeRequested(self.room.path))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:

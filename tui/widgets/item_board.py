@@ -63,9 +63,9 @@ class ItemBoard(Vertical):
     ItemBoard ItemTable { height: 1fr; }
     """
 
-    def __init__(self, snap: Snapshot, is_mine: Callable[[str], bool],
-                 **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, snap: Snapshot, is_mine: Callable[[str], bool], *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
         self.kinds = kinds_of(snap)
         self._is_mine = is_mine
         self._mine: dict[str, bool] = {}  # who created an item never changes
