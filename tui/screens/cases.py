@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.format import case_line
+from tui.format import TITLE_WIDTH, case_line, line, name
 from tui.i18n import t
 from tui.messages import SessionChanged
 from tui.screens.base import RoomDialog
@@ -74,20 +74,20 @@ class Cases(RoomDialog):
         mine = self.room.session.my_vote
         options = []
         for row in snap.tally:
-            line = Text("● " if row.proposal == mine else "  ", style="bold green")
-            line.append(f"{row.votes:>2}  ", style="bold")
-            line.append(" ".join(row.text.split()))
-            line.append(f" — {snap.name_of(row.proposer)}", style="dim")
+            shown = Text("● " if row.proposal == mine else "  ", style="bold green")
+            shown.append(f"{row.votes:>2}  ", style="bold")
+            shown.append(line(" ".join(row.text.split()), TITLE_WIDTH))
+            shown.append(f" — {name(snap, row.proposer)}", style="dim")
             if row.proposal == snap.control.case:
-                line.append(f"  ★ {t('case.chosen')}", style="bold")
-            options.append(Option(line, id=row.proposal))
+                shown.append(f"  ★ {t('case.chosen')}", style="bold")
+            options.append(Option(shown, id=row.proposal))
         if not options:
             options.append(Option(Text(t("case.none"), style="dim"), disabled=True))
         tally.set_options(options)
         ids = [row.proposal for row in snap.tally]
         if ids:
             tally.highlighted = ids.index(current) if current in ids else 0
-        self.query_one("#chosen", Static).update(case_line(snap))
+        self.query_one("#chosen", Static).update(Text(case_line(snap)))
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self.show()

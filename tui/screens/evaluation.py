@@ -11,7 +11,7 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from model.records import Evaluation
 from model.schema import FEEDBACK_MAX, RATINGS
-from tui.format import evaluation_text
+from tui.format import evaluation_text, line
 from tui.i18n import t
 from tui.messages import SessionChanged
 from tui.screens.base import RoomForm
@@ -35,8 +35,8 @@ class Evaluate(RoomForm):
             with RadioSet(id="rating"):
                 for value in RATINGS:
                     yield RadioButton(str(value), value=value == rating, id=f"r{value}")
-            yield Input(value=feedback, placeholder=t("evaluation.feedback"), id="feedback",
-                        max_length=FEEDBACK_MAX)
+            yield Input(value=line(feedback, FEEDBACK_MAX), placeholder=t("evaluation.feedback"),
+                        id="feedback", max_length=FEEDBACK_MAX)
             yield Static(t("evaluation.private"), classes="dim")
             yield Static(id="aggregate")
             with Horizontal(classes="buttons"):

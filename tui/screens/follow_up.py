@@ -15,7 +15,16 @@ from textual.widgets.option_list import Option
 
 from model.schema import ACTION_STATUSES, FEEDBACK_MAX
 from model.snapshot import Item, Snapshot
-from tui.format import day
+from tui.format import (
+    MISSING,
+    NAME_WIDTH,
+    TEXT_MAX,
+    TITLE_WIDTH,
+    day,
+    line,
+    name,
+    status_text,
+)
 from tui.i18n import t
 from tui.messages import SessionChanged
 from tui.room import Room
@@ -35,33 +44,40 @@ def follow_up_order(snap: Snapshot, me: str) -> tuple[list[Item], list[Item]]:
     return mine_first(carried), mine_first(today)
 
 
+def owner_text(snap: Snapshot, item: Item) -> str:
+    return line(snap.owner_label(item), NAME_WIDTH) or MISSING
+
+
 def action_detail(snap: Snapshot, item: Item) -> Text:
-    """Everything known about an action: owner, origin, earlier steps, today's updates."""
-    text = Text(" ".join(item.text.split()) + "\n", style="bold")
-    facts = [t("followup.owner", name=snap.owner_label(item) or "—")]
+    """Everything known about an action: owner, origin, earlier steps, today's updates.
+
+    Every piece was written on some laptop, in this session or an earlier one: each
+    is one plain line (``Text.append`` never reads markup)."""
+    text = Text(line(" ".join(item.text.split()), TEXT_MAX) + "\n", style="bold")
+    facts = [t("followup.owner", name=owner_text(snap, item))]
     if item.due:
-        facts.append(t("followup.due", due=item.due))
-    facts.append(t(f"status.{item.status or 'open'}"))
+        facts.append(t("followup.due", due=line(item.due, 24)))
+    facts.append(status_text(item.status))
     text.append(" · ".join(facts) + "\n")
     if item.origin is not None:
-        text.append(t("followup.origin", title=item.origin.title,
+        text.append(t("followup.origin", title=line(item.origin.title, TITLE_WIDTH),
                       day=day(item.origin.created)) + "\n", style="italic")
     for step in item.history:
-        text.append("  " + t("followup.step", title=step.title, day=day(step.created)),
-                    style="dim")
-        text.append(t(f"status.{step.status}"))
+        text.append("  " + t("followup.step", title=line(step.title, TITLE_WIDTH),
+                             day=day(step.created)), style="dim")
+        text.append(status_text(step.status))
         for earlier in step.updates:
             if earlier.note:
-                text.append(" — " + t("followup.said", name=earlier.by, note=earlier.note),
-                            style="dim")
+                text.append(" — " + t("followup.said", name=line(earlier.by, NAME_WIDTH),
+                                      note=line(earlier.note)), style="dim")
         text.append("\n")
     if item.updates:
         text.append(t("followup.today") + "\n", style="bold")
     for update in item.updates:
-        text.append("  " + t("followup.who", name=snap.name_of(update.by)), style="cyan")
-        text.append(t(f"status.{update.status}"))
+        text.append("  " + t("followup.who", name=name(snap, update.by)), style="cyan")
+        text.append(status_text(update.status))
         if update.note:
-            text.append(" — " + t("followup.quote", note=update.note))
+            text.append(" — " + t("followup.quote", note=line(update.note)))
         text.append("\n")
     return text
 
@@ -80,7 +96,7 @@ class FollowUp(RoomDialog):
             with VerticalScroll(id="detail-box"):
                 yield Static(id="detail")
             with Horizontal(classes="row", id="update-row"):
-                yield Select([(t(f"status.{s}"), s) for s in ACTION_STATUSES], id="new-status",
+                yield Select([(status_text(s), s) for s in ACTION_STATUSES], id="new-status",
                              allow_blank=False, value="open")
                 yield Input(placeholder=t("followup.note"), id="note", max_length=FEEDBACK_MAX)
                 yield Button(t("followup.update"), variant="primary", id="update")
@@ -92,14 +108,14 @@ class FollowUp(RoomDialog):
 
     def _option(self, snap: Snapshot, item: Item) -> Option:
         owner = snap.owner_id(item)
-        line = Text("● " if owner == self.room.me else "  ", style="bold green")
-        line.append(" ".join(item.text.split()))
-        who = t("followup.you") if owner == self.room.me else (snap.owner_label(item) or "—")
-        line.append(f" — {who} · ", style="dim")
-        line.append(t(f"status.{item.status or 'open'}"), style="bold")
+        shown = Text("● " if owner == self.room.me else "  ", style="bold green")
+        shown.append(line(" ".join(item.text.split()), TITLE_WIDTH))
+        who = t("followup.you") if owner == self.room.me else owner_text(snap, item)
+        shown.append(f" — {who} · ", style="dim")
+        shown.append(status_text(item.status), style="bold")
         if len(item.updates) > 1:
-            line.append(f" ({t('followup.updates', count=len(item.updates))})", style="dim")
-        return Option(line, id=item.id)
+            shown.append(f" ({t('followup.updates', count=len(item.updates))})", style="dim")
+        return Option(shown, id=item.id)
 
     def show(self) -> None:
         snap = self.room.snapshot
@@ -145,9 +161,11 @@ class FollowUp(RoomDialog):
         detail.update(action_detail(snap, item))
         if item.id != self._status_for:  # the form follows the action, not each repaint
             self._status_for = item.id
-            self.query_one("#new-status", Select).value = item.status or "open"
-        may.update(t("followup.help") if allowed_here else
-                   t("followup.not_yours", owner=snap.owner_label(item) or "—"))
+            # A status another program wrote is none of ours: the form starts at "open".
+            self.query_one("#new-status", Select).value = \
+                item.status if item.status in ACTION_STATUSES else "open"
+        may.update(Text(t("followup.help") if allowed_here else
+                        t("followup.not_yours", owner=owner_text(snap, item))))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self._show_selected()
@@ -171,7 +189,7 @@ class FollowUp(RoomDialog):
             self.notify(error, severity="warning")
             return
         note.value = ""
-        self.notify(t("followup.saved", status=t(f"status.{status}")))
+        self.notify(t("followup.saved", status=status_text(status)))
         self.show()
 
     def on_input_submitted(self) -> None:

@@ -6,6 +6,7 @@ import gc
 import time
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -14,6 +15,7 @@ from textual.widgets import Footer, Static
 
 from model.protocols import Phase
 from model.snapshot import Snapshot
+from tui.format import paragraph
 from tui.i18n import language, t
 from tui.messages import ExportRequested, LobbyRequested, PeersUpdated, SessionChanged
 from tui.room import Room
@@ -136,7 +138,8 @@ class LiveScreen(CercleScreen):
         text = group_keys.instruction(snap, text)
         if text != self._instruction:  # an update costs a layout: only when it changes
             self._instruction = text
-            self.query_one("#instruction", Static).update(text)
+            # The protocol's words travel in the document: plain text, like the case's title.
+            self.query_one("#instruction", Static).update(Text(paragraph(text)))
         board = self.query_one(ItemBoard)
         board.show(snap)
         if snap.control.phase.index != self._phase_seen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -12,7 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from model.control import MEETING_MAX_MINUTES, PLACE_MAX, valid_date, valid_time
 from model.snapshot import Snapshot
-from tui.format import meeting_text
+from tui.format import line, meeting_text
 from tui.i18n import t
 from tui.screens.base import RoomForm
 
@@ -63,14 +64,16 @@ class NextMeetingDialog(RoomForm):
                 yield Label(t("meeting.time"))
                 yield Label(t("meeting.minutes"))
                 today = datetime.fromtimestamp(self.room.clock()).date()
-                yield Input(value=meeting.date if meeting else "", placeholder=example_date(today),
+                # The meeting was set on the facilitator's laptop: one plain line each.
+                yield Input(value=line(meeting.date, 10) if meeting else "",
+                            placeholder=example_date(today),
                             id="date", max_length=10)
-                yield Input(value=meeting.time if meeting else "", placeholder="18:30",
+                yield Input(value=line(meeting.time, 5) if meeting else "", placeholder="18:30",
                             id="time", max_length=5)
                 yield Input(value=str(meeting.minutes) if meeting and meeting.minutes else "",
                             placeholder=str(default_minutes(snap)), id="length", max_length=3)
             yield Label(t("meeting.place"))
-            yield Input(value=meeting.place if meeting else "",
+            yield Input(value=line(meeting.place, PLACE_MAX) if meeting else "",
                         placeholder=t("meeting.place_placeholder"), id="place",
                         max_length=PLACE_MAX)
             yield Static(id="error")
@@ -85,7 +88,7 @@ class NextMeetingDialog(RoomForm):
 
     def _say(self, problem: str) -> None:
         error = self.query_one("#error", Static)
-        error.update(problem)
+        error.update(Text(problem))  # it may quote what was typed
         error.set_class(bool(problem), "error")
 
     def _save(self) -> None:
