@@ -42,7 +42,7 @@ from sync.events import (
 from sync.node import SessionNode
 from tui import identity
 from tui.exports import write_exports
-from tui.format import line, paragraph
+from tui.format import TITLE_WIDTH, line, paragraph
 from tui.headless import HeadlessError, default_file, parse_peer, session_tag
 from tui.i18n import language, set_language, t
 from tui.messages import (
@@ -499,7 +499,8 @@ class CercleApp(App[int]):
         intro = ""
         if isinstance(self.screen, LiveScreen) and self.screen.snap.current_phase is not None:
             phase = self.screen.snap.current_phase
-            intro = f"{phase.title.get(language())}\n{phase.instruction.get(language())}"
+            intro = (f"{line(phase.title.get(language()), TITLE_WIDTH)}\n"
+                     f"{phase.instruction.get(language())}")
         self.push_screen(Help(rows, intro))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

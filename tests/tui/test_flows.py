@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Digits, Input, Select, Static
 
 from model import sessionfile
@@ -199,6 +200,31 @@ async def test_review_from_home_and_export(tmp_path: Path) -> None:
         await pilot.press("ctrl+e")
         for ext in ("md", "html", "json"):
             assert (tmp_path / f"past.{ext}").exists()
+
+
+class PanicException(BaseException):
+    """What the Automerge binding raises when Rust panics (it cannot be imported)."""
+
+
+async def test_review_survives_a_board_the_binding_cannot_rebuild(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fork_at`` panicked (``MissingOps``) on about half the files where someone had
+    evaluated the session: the phase page shows today's board and says so."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    session.add_item("note", "contexte")
+    session.start()
+    session.advance()
+
+    def panic(index: int) -> None:
+        raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
+
+    monkeypatch.setattr(session, "board_at", panic)
+    app = loopback_app(start="review", room=Room(session, read_only=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        await pilot.press("down", "down")  # phase 1
+        content = str(app.screen.query_one("#content", Static).render())
+        assert "The board as it is now" in content and "contexte" in content
 
 
 async def test_review_of_a_bad_file_explains(tmp_path: Path) -> None:

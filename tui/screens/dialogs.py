@@ -108,7 +108,7 @@ class EditItem(CercleModal):
             yield Input(value=self.shown["text"], id="text")
             if item.kind == "action":
                 people = [(plain(p.name, NAME_WIDTH), p.id) for p in self.snap.participants]
-                owner = item.owner if item.owner in {pid for _, pid in people} else Select.BLANK
+                owner = item.owner if item.owner in {pid for _, pid in people} else Select.NULL
                 status = item.status if item.status in ACTION_STATUSES else "open"
                 yield Label(t("action.owner"))
                 yield Select(people, value=owner, id="owner", prompt=t("action.owner"))
@@ -134,7 +134,7 @@ class EditItem(CercleModal):
             out["text"] = text
         if self.item.kind == "action":
             owner = self.query_one("#owner", Select).value
-            if owner is not Select.BLANK and owner != self.item.owner:
+            if owner is not Select.NULL and owner != self.item.owner:
                 out["owner"] = owner
             due = self.query_one("#due", Input).value.strip()
             if due != self.shown["due"]:
@@ -184,7 +184,7 @@ class Roles(CercleModal):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         role = str(self.query_one("#role", Select).value)
         who = self.query_one("#who", Select).value
-        if event.button.id == "assign" and who is not Select.BLANK:
+        if event.button.id == "assign" and who is not Select.NULL:
             self.dismiss((role, str(who)))
         elif event.button.id == "clear" and role != "facilitator":
             self.dismiss((role, ""))

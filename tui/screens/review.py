@@ -202,14 +202,31 @@ class ReviewScreen(CercleScreen):
             content.update(action_history(snap))
         else:
             index = int(page.removeprefix("phase-"))
-            board = self.room.session.board_at(index)
+            board, rebuilt = self._board_at(index)
             phase = snap.phases[index]
             text = Text(line(phase.title.get(language()), TITLE_WIDTH) + "\n", style="bold")
             text.append(paragraph(phase.instruction.get(language())) + "\n\n",
                         style="italic dim")
-            text.append(t("review.board_at_end") + "\n", style="bold")
+            text.append(t("review.board_at_end" if rebuilt else "review.board_now") + "\n",
+                        style="bold")
             text.append_text(_items(board, board.items))
             content.update(text)
+
+    def _board_at(self, index: int) -> tuple[Snapshot, bool]:
+        """The board as phase ``index`` closed, and whether it could be rebuilt; else the
+        board as it is now.
+
+        Rebuilding forks the document at the heads the phase change recorded, and the
+        Automerge binding can panic there (``MissingOps``, seen on files where someone
+        evaluated the session): a ``PanicException``, which ``except Exception`` lets
+        through. Reading a file must not close the app.
+        """
+        try:
+            return self.room.session.board_at(index), True
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            return self.room.snapshot, False
 
     def action_export(self) -> None:
         self.post_message(ExportRequested(self.room))

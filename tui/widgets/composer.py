@@ -71,10 +71,10 @@ class Composer(Horizontal):
         event.stop()
         select = self.query_one("#kind", Select)
         text = event.value.strip()
-        if not text or select.value is Select.BLANK:
+        if not text or select.value is Select.NULL:
             return
         speaker = self.query_one("#speaker", Select).value
-        on_behalf = str(speaker) if self.has_class("scribe") and speaker is not Select.BLANK \
+        on_behalf = str(speaker) if self.has_class("scribe") and speaker is not Select.NULL \
             else ""
         self.post_message(self.Submitted(str(select.value), text, on_behalf))
         event.input.value = ""
