@@ -64,7 +64,7 @@ class HostScreen(CercleScreen):
             lang = language()
             phases = " · ".join(f"{p.title.get(lang)} {p.minutes}′"
                                 for p in proto.phases_for(False))
-            self.query_one("#protocol-info", Static).update(phases)
+            self.query_one("#protocol-info", Static).update(plain(phases, 400))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
