@@ -645,7 +645,7 @@ async def measure_interface(home: Path, host: Session, changes: int, keys: int,
     host_node = SessionNode(host, code=CODE, name="Animatrice", is_host=True,
                             listen_host=LOOPBACK, save_path=path, on_event=on_event)
     app = make_app(start="live", room=Room(host, node=host_node, path=path),
-                    listen_host=LOOPBACK, advertise=False)
+                   listen_host=LOOPBACK, advertise=False)
     apps.append(app)
     probe = Probe()
     rng = random.Random(11)
