@@ -625,7 +625,7 @@ async def measure_interface(home: Path, host: Session, changes: int, keys: int,
                             rate: float) -> Interface:
     from textual.widgets import Footer
 
-    from tui.app import CercleApp
+    from tui.app import make_app
     from tui.room import Room
     from tui.screens.live import LiveScreen
     from tui.widgets.item_board import ItemBoard
@@ -644,8 +644,8 @@ async def measure_interface(home: Path, host: Session, changes: int, keys: int,
 
     host_node = SessionNode(host, code=CODE, name="Animatrice", is_host=True,
                             listen_host=LOOPBACK, save_path=path, on_event=on_event)
-    app = CercleApp(start="live", room=Room(host, node=host_node, path=path),
-                    listen_host=LOOPBACK, advertise=False)
+    app = make_app(start="live", room=Room(host, node=host_node, path=path),
+                   listen_host=LOOPBACK, advertise=False)
     apps.append(app)
     probe = Probe()
     rng = random.Random(11)

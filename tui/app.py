@@ -1,4 +1,11 @@
-"""The Cercle Textual app: owns the session room, its network node and the screens."""
+"""The Cercle Textual app: owns the session room, its network node and the screens.
+
+Screens never call the app: they post the messages of ``tui.messages``, and the
+app, which owns the room, the network and the settings, handles them and
+decides which screen comes next; what a screen needs from the app comes down
+as constructor arguments. ``make_app`` builds the app, for the command line
+and for every test.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +15,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from model import sessionfile
 from model.protocols import Protocol
 from model.session import Session
+from model.snapshot import Snapshot
 from sync.codes import InvalidCode, generate_code
 from sync.events import (
     AuthFailure,
@@ -32,13 +41,40 @@ from sync.events import (
 )
 from sync.node import SessionNode
 from tui import identity
+from tui.exports import write_exports
+from tui.format import TITLE_WIDTH, line, paragraph
 from tui.headless import HeadlessError, default_file, parse_peer, session_tag
 from tui.i18n import language, set_language, t
-from tui.messages import PeersUpdated, SessionChanged
+from tui.messages import (
+    ExportRequested,
+    HostFormRequested,
+    HostRequested,
+    JoinFormRequested,
+    JoinRequested,
+    LanguageToggled,
+    LobbyClosed,
+    LobbyRequested,
+    PeersUpdated,
+    ResumeRequested,
+    ReviewRequested,
+    SessionChanged,
+)
 from tui.room import Room
+from tui.screens.base import translate_bindings
+from tui.screens.dialogs import Help
+from tui.screens.home import HomeScreen
+from tui.screens.host import HostScreen
+from tui.screens.join import JoinScreen
+from tui.screens.live import LiveScreen
+from tui.screens.lobby import LobbyScreen
+from tui.screens.review import ReviewScreen
 from tui.settings import Settings
 
+if TYPE_CHECKING:
+    from tui.demo import Demo
+
 JOIN_TIMEOUT = 10.0
+NOTICE_MAX = 1_000  # characters of a notification (an error may quote a whole item)
 
 
 @dataclass(frozen=True)
@@ -65,9 +101,9 @@ class CercleApp(App[int]):
     def __init__(
         self,
         *,
+        settings: Settings,
         start: str = "home",
         room: Room | None = None,
-        lang: str | None = None,
         interfaces: list[str] | None = None,
         listen_host: str = "0.0.0.0",  # noqa: S104 - peers in the room must reach us
         advertise: bool = True,
@@ -75,13 +111,13 @@ class CercleApp(App[int]):
         join_address: str = "",
         join_code: str = "",
         name: str = "",
-        demo: Any = None,
+        demo: Demo | None = None,
         continue_from: Path | None = None,
         hosting: HostChoices | None = None,
+        join_timeout: float = JOIN_TIMEOUT,
     ) -> None:
-        self.settings = Settings.load()
-        set_language(lang or self.settings.lang or None)
         super().__init__()
+        self.settings = settings
         self._translate_bindings()
         self.start_screen = start
         self.room = room
@@ -95,7 +131,7 @@ class CercleApp(App[int]):
         self.demo = demo
         self.continue_from = continue_from
         self.hosting = hosting or HostChoices()
-        self.join_timeout = JOIN_TIMEOUT
+        self.join_timeout = join_timeout
         self._advertiser: Any = None
         self._online = 0  # peers linked at the last count: tells a lost connection
         self._tasks: set[asyncio.Task[None]] = set()
@@ -104,31 +140,20 @@ class CercleApp(App[int]):
         self.addresses: list[str] = []
 
     def _translate_bindings(self) -> None:
-        from tui.screens.base import translate_bindings
-
         merged = type(self)._merged_bindings
         if merged is not None:
             self._bindings = translate_bindings(merged.copy())
 
     # -- start and stop ------------------------------------------------------------
     async def on_mount(self) -> None:
-        from tui.screens.home import HomeScreen
-
         self.push_screen(HomeScreen())
         match self.start_screen:
             case "host":
-                from tui.screens.host import HostScreen
-
-                self.push_screen(HostScreen(name=self.person, continue_from=self.continue_from,
-                                            title=self.hosting.title,
-                                            protocol=self.hosting.protocol))
+                self._show_host_form(self.continue_from, title=self.hosting.title,
+                                     protocol=self.hosting.protocol)
             case "join":
-                from tui.screens.join import JoinScreen
-
-                self.push_screen(JoinScreen(self.join_address, self.join_code, self.person))
+                self._show_join_form(self.join_address, self.join_code, self.person)
             case "review" if self.room is not None:
-                from tui.screens.review import ReviewScreen
-
                 self.push_screen(ReviewScreen(self.room))
             case "live" if self.room is not None:
                 await self._go_live(self.room, lobby=False)
@@ -136,6 +161,13 @@ class CercleApp(App[int]):
                 room = await self.demo.start(self._on_node_event)
                 await self._go_live(room, lobby=False)
                 self.notify(t("demo.welcome"), timeout=12)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Show a notification as plain text, whatever the caller asked: ours use no
+        markup, and many quote a name, a title or an error from another laptop."""
+        super().notify(paragraph(message, NOTICE_MAX), title=line(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     async def on_unmount(self) -> None:
         await self.shutdown()
@@ -166,8 +198,9 @@ class CercleApp(App[int]):
             case LinkProblem():
                 pass  # reconnection is automatic; the roster shows who is offline
             case SaveFailed(message=message):
-                self.notify(t("net.save_failed", error=message), severity="error",
-                            timeout=15)
+                offline = self.room is not None and self.room.node is None
+                self.notify(t("save.failed_offline" if offline else "net.save_failed",
+                              error=message), severity="error", timeout=15)
             case Saved():
                 self.notify(t("net.saved_again"))
             case CodeChanged(code=code):
@@ -198,11 +231,29 @@ class CercleApp(App[int]):
         for screen in self.screen_stack:
             screen.post_message(kind())
 
+    # -- the forms --------------------------------------------------------------------
+    @on(HostFormRequested)
+    def _host_form_requested(self, message: HostFormRequested) -> None:
+        self._show_host_form(message.continue_from)
+
+    def _show_host_form(self, continue_from: Path | None, *, title: str = "",
+                        protocol: str = "") -> None:
+        self.push_screen(HostScreen(name=self.person or self.settings.name, title=title,
+                                    continue_from=continue_from, protocol=protocol))
+
+    @on(JoinFormRequested)
+    def _join_form_requested(self, message: JoinFormRequested) -> None:
+        self._show_join_form(message.address, message.code, message.name)
+
+    def _show_join_form(self, address: str, code: str, name: str) -> None:
+        self.push_screen(JoinScreen(address, code, name or self.person or self.settings.name,
+                                    interfaces=self.interfaces))
+
     # -- hosting -----------------------------------------------------------------------
-    def start_hosting(self, *, title: str, protocol: Protocol | None, name: str,
-                      continue_from: Path | None = None) -> None:
-        self._remember_name(name)
-        self._host(title, protocol, name, continue_from)
+    @on(HostRequested)
+    def _host_requested(self, message: HostRequested) -> None:
+        self._remember_name(message.name)
+        self._host(message.title, message.protocol, message.name, message.continue_from)
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _host(self, title: str, protocol: Protocol | None, name: str,
@@ -226,9 +277,10 @@ class CercleApp(App[int]):
             return
         await self._serve(session, path)
 
-    def resume_hosting(self, path: Path) -> None:
+    @on(ResumeRequested)
+    def _resume_requested(self, message: ResumeRequested) -> None:
         """Host a session from its file again (after a crash, or another day)."""
-        self._resume(path)
+        self._resume(message.path)
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _resume(self, path: Path) -> None:
@@ -287,11 +339,9 @@ class CercleApp(App[int]):
         return local_ipv4_addresses() or ["127.0.0.1"]
 
     async def _go_live(self, room: Room, *, lobby: bool) -> None:
-        from tui.screens.home import HomeScreen
-        from tui.screens.live import LiveScreen
-        from tui.screens.lobby import LobbyScreen
-
         self.room = room
+        if room.on_event is None:  # an offline room tells of its saves as a node does
+            room.on_event = self._on_node_event
         self._online = len(room.node.peers) if room.node else 0
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
@@ -300,10 +350,25 @@ class CercleApp(App[int]):
         else:
             await self.push_screen(LiveScreen(room))
 
+    # -- the lobby ----------------------------------------------------------------------
+    @on(LobbyRequested)
+    def _lobby_requested(self) -> None:
+        if self.room is not None:
+            self.push_screen(LobbyScreen(self.room, return_to_live=False,
+                                         addresses=self.addresses))
+
+    @on(LobbyClosed)
+    def _lobby_closed(self, message: LobbyClosed) -> None:
+        if message.begin and self.room is not None:
+            self.switch_screen(LiveScreen(self.room))
+        else:
+            self.pop_screen()
+
     # -- joining -----------------------------------------------------------------------
-    def join_session(self, *, address: str, code: str, name: str) -> None:
-        self._remember_name(name)
-        self._join(address, code, name)
+    @on(JoinRequested)
+    def _join_requested(self, message: JoinRequested) -> None:
+        self._remember_name(message.name)
+        self._join(message.address, message.code, message.name)
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _join(self, address: str, code: str, name: str) -> None:
@@ -377,17 +442,33 @@ class CercleApp(App[int]):
                 t("join.unreachable", address=f"{host}:{port}"))
         return ok
 
-    # -- reviewing -----------------------------------------------------------------------
-    def open_review(self, path: Path) -> None:
-        from tui.screens.review import ReviewScreen
-
+    # -- reviewing and exporting ---------------------------------------------------------
+    @on(ReviewRequested)
+    def _review_requested(self, message: ReviewRequested) -> None:
         try:
-            loaded = sessionfile.load(path)
+            loaded = sessionfile.load(message.path)
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        room = Room(Session(loaded.doc), path=path, read_only=True)
+        room = Room(Session(loaded.doc), path=message.path, read_only=True)
         self.push_screen(ReviewScreen(room))
+
+    @on(ExportRequested)
+    def _export_requested(self, message: ExportRequested) -> None:
+        # The snapshot is immutable: the thread reads it while the session goes on.
+        self._export(message.room.snapshot, message.room.path, language())
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export(self, snap: Snapshot, path: Path | None, lang: str) -> None:
+        """Write the exports off the event loop, then say where they are (or why not)."""
+        try:
+            written = write_exports(snap, path, lang)
+        except Exception as exc:  # a full disk, no permission, a bug: said, never fatal
+            self.notify(t("export.failed", error=str(exc)), severity="error", timeout=15)
+            return
+        folder = written[0].parent if written else Path.cwd()
+        self.notify(t("export.done", folder=str(folder),
+                      files=", ".join(p.name for p in written)))
 
     # -- settings, help, palette -----------------------------------------------------------
     def _remember_name(self, name: str) -> None:
@@ -396,9 +477,8 @@ class CercleApp(App[int]):
             with contextlib.suppress(sessionfile.SessionFileError):
                 self.settings.save()
 
-    def toggle_language(self) -> None:
-        from tui.screens.home import HomeScreen
-
+    @on(LanguageToggled)
+    def _language_toggled(self) -> None:
         self.settings.lang = set_language("fr" if language() == "en" else "en")
         self._translate_bindings()
         with contextlib.suppress(sessionfile.SessionFileError):
@@ -412,9 +492,6 @@ class CercleApp(App[int]):
                 yield key, binding.description, binding.action
 
     def action_help(self) -> None:
-        from tui.screens.dialogs import Help
-        from tui.screens.live import LiveScreen
-
         rows = [(self.get_key_display(Binding(key, "")), description)
                 for key, description, _ in self._screen_bindings(self.screen)]
         rows += [("F1", t("key.help")), ("Ctrl+P", t("help.palette")),
@@ -422,7 +499,8 @@ class CercleApp(App[int]):
         intro = ""
         if isinstance(self.screen, LiveScreen) and self.screen.snap.current_phase is not None:
             phase = self.screen.snap.current_phase
-            intro = f"{phase.title.get(language())}\n{phase.instruction.get(language())}"
+            intro = (f"{line(phase.title.get(language()), TITLE_WIDTH)}\n"
+                     f"{phase.instruction.get(language())}")
         self.push_screen(Help(rows, intro))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -430,7 +508,42 @@ class CercleApp(App[int]):
         for key, description, action in self._screen_bindings(screen):
             yield SystemCommand(f"{description} ({self.get_key_display(Binding(key, ''))})",
                                 t("help.run_action"),
-                                lambda a=action, s=screen: s.run_action(a))  # type: ignore[misc]
+                                lambda a=action, s=screen: s.run_action(a))
+
+
+def make_app(
+    start: str = "home",
+    *,
+    lang: str | None = None,
+    settings: Settings | None = None,
+    room: Room | None = None,
+    interfaces: list[str] | None = None,
+    listen_host: str = "0.0.0.0",  # noqa: S104 - peers in the room must reach us
+    advertise: bool = True,
+    clock: Callable[[], float] = time.time,
+    name: str = "",
+    join_address: str = "",
+    join_code: str = "",
+    continue_from: Path | None = None,
+    hosting: HostChoices | None = None,
+    demo: Demo | None = None,
+    join_timeout: float = JOIN_TIMEOUT,
+) -> CercleApp:
+    """The app as ``cercle`` runs it, and as every test builds it.
+
+    ``start`` is the first screen over home: ``home``, ``host`` (the form, filled
+    from ``hosting``, ``name`` and ``continue_from``), ``join`` (filled from
+    ``join_address``, ``join_code`` and ``name``), ``review`` or ``live`` (of
+    ``room``), or ``demo``. The settings are read from the config folder unless
+    given; the language is ``lang``, else the settings', else the locale's.
+    ``interfaces`` limits listening, advertising and browsing to those addresses.
+    """
+    settings = settings if settings is not None else Settings.load()
+    set_language(lang or settings.lang or None)
+    return CercleApp(settings=settings, start=start, room=room, interfaces=interfaces,
+                     listen_host=listen_host, advertise=advertise, clock=clock, name=name,
+                     join_address=join_address, join_code=join_code, demo=demo,
+                     continue_from=continue_from, hosting=hosting, join_timeout=join_timeout)
 
 
 class _Running(contextlib.AbstractAsyncContextManager["_Running"]):

@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
@@ -172,12 +173,11 @@ def cmd_protocols(args: argparse.Namespace) -> None:
         print()
 
 
-def _run_app(args: argparse.Namespace, **options: object) -> None:
-    from tui.app import CercleApp
+def _run_app(args: argparse.Namespace, **options: Any) -> None:
+    from tui.app import make_app
 
     interfaces = [args.interface] if getattr(args, "interface", None) else None
-    app = CercleApp(lang=getattr(args, "lang", None), interfaces=interfaces, **options)  # type: ignore[arg-type]
-    app.run()
+    make_app(lang=getattr(args, "lang", None), interfaces=interfaces, **options).run()
 
 
 def cmd_app(args: argparse.Namespace) -> None:

@@ -2,7 +2,10 @@
 
 Screens call ``Room.act`` with a ``Session`` intent; the room applies it,
 then hands the change to the node (which saves, then sends) or, offline,
-saves the file. Errors come back as one line for the person at the keyboard.
+saves the file. A refusal comes back as one line for the person at the
+keyboard; an offline save that fails is told through ``on_event`` as the node
+tells its own (``SaveFailed``, then ``Saved`` once a later save succeeds),
+while the change stays in memory.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from model import sessionfile
 from model.ops import OperationError
 from model.session import NotAllowed, Session
 from model.snapshot import Snapshot
+from sync.events import NodeEvent, Saved, SaveFailed
 from sync.node import PeerView, SessionNode
 
 
@@ -42,8 +46,9 @@ class Room:
     path: Path | None = None
     clock: Callable[[], float] = time.time
     read_only: bool = False
-    last_error: str = field(default="")
     last_result: Any = None
+    on_event: Callable[[NodeEvent], None] | None = None  # told of failed and recovered saves
+    unsaved: str = field(default="")  # why the last offline save failed ("" once saved)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -88,7 +93,17 @@ class Room:
             try:
                 sessionfile.save(self.path, self.session.doc)
             except sessionfile.SessionFileError as exc:
-                self.last_error = str(exc)
+                # The change stays in the session; the next one saves both.
+                self.unsaved = str(exc)
+                self._tell(SaveFailed(self.unsaved))
+            else:
+                if self.unsaved:
+                    self.unsaved = ""
+                    self._tell(Saved())
+
+    def _tell(self, event: NodeEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
     # -- presence -------------------------------------------------------------
     def _presence(self, peer: PeerView | None = None) -> Any:

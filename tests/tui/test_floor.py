@@ -11,7 +11,7 @@ from model.protocols import builtin_protocols
 from model.session import Session
 from tests.replicas import FakeClock, replica_of, sync_pair
 from tests.sync.mesh import until
-from tests.tui.test_flows import bob_joins, make_app, type_into
+from tests.tui.test_flows import bob_joins, loopback_app, type_into
 from tui.app import CercleApp
 from tui.room import Room
 from tui.screens.dialogs import Confirm, Help
@@ -60,7 +60,7 @@ def cells(table: DataTable[Any]) -> list[list[str]]:
 
 
 async def test_the_floor_given_to_a_raised_hand_shows_on_both_laptops() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=SIZE) as pa, bob.run_test(size=SIZE) as pb:
         await bob_joins(pa, pb)
         bob_id = room(bob).me
@@ -105,7 +105,7 @@ async def test_the_floor_given_to_a_raised_hand_shows_on_both_laptops() -> None:
 
 
 async def test_a_round_walks_the_room_and_the_other_laptop_follows() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=SIZE) as pa, bob.run_test(size=SIZE) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(room(anne).snapshot.participants) == 2, what="Bob at Anne's")
@@ -138,7 +138,7 @@ async def test_a_round_walks_the_room_and_the_other_laptop_follows() -> None:
 
 
 async def test_a_participant_has_neither_the_floor_nor_the_plan() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=SIZE) as pa, bob.run_test(size=SIZE) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(room(anne).snapshot.participants) == 2, what="Bob at Anne's")
@@ -169,7 +169,7 @@ async def test_a_participant_has_neither_the_floor_nor_the_plan() -> None:
 
 
 async def test_plan_and_participation_show_who_has_not_taken_part() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=SIZE) as pa, bob.run_test(size=SIZE) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(room(anne).snapshot.participants) == 2, what="Bob at Anne's")
@@ -212,7 +212,7 @@ async def test_anonymous_items_are_not_attributed() -> None:
     bob.add_item("question", "Une autre")
     bob.add_item("note", "Une note signée")
     sync_pair(anne, bob)
-    app = make_app(start="live", room=Room(anne, clock=lambda: clock.now / 1000))
+    app = loopback_app(start="live", room=Room(anne, clock=lambda: clock.now / 1000))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("f2")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import Digits, Input, Select, Static
 
 from model import sessionfile
@@ -12,8 +14,8 @@ from model.protocols import builtin_protocols
 from model.session import Session
 from sync.node import SessionNode
 from tests.sync.mesh import until
-from tui.app import CercleApp, HostChoices
-from tui.messages import SessionChanged
+from tui.app import CercleApp, HostChoices, make_app
+from tui.messages import JoinFormRequested, SessionChanged
 from tui.room import Room
 from tui.screens.dialogs import Confirm
 from tui.screens.home import HomeScreen
@@ -28,10 +30,17 @@ from tui.widgets.phase_header import PhaseHeader
 LOOP = ["127.0.0.1"]
 
 
-def make_app(**kwargs: object) -> CercleApp:
-    app = CercleApp(lang="en", interfaces=LOOP, advertise=False, **kwargs)  # type: ignore[arg-type]
-    app.join_timeout = 3.0
-    return app
+def loopback_app(**options: Any) -> CercleApp:
+    """One laptop's app in English, on loopback only, never advertising; a join gives up
+    after 3 s."""
+    return make_app(lang="en", interfaces=LOOP, advertise=False, join_timeout=3.0, **options)
+
+
+async def open_join_form(pilot: Any, address: str, code: str, name: str) -> None:
+    """The join form, filled as a join link would fill it."""
+    pilot.app.post_message(JoinFormRequested(address, code, name))
+    await until(lambda: isinstance(pilot.app.screen, JoinScreen), what="the join form")
+    await pilot.pause()
 
 
 async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +72,7 @@ async def bob_joins(pa, pb) -> SessionNode:  # type: ignore[no-untyped-def]
     node = pa.app.room.node
     assert node is not None
     await pa.press("enter")
-    await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+    await open_join_form(pb, f"127.0.0.1:{node.port}", node.code, "Bob")
     await pb.press("enter")
     await until(lambda: isinstance(pb.app.screen, LiveScreen), 15, "Bob in the session")
     await until(lambda: bool(pb.app.screen.query("#composer #text")), what="Bob's screen ready")
@@ -71,7 +80,7 @@ async def bob_joins(pa, pb) -> SessionNode:  # type: ignore[no-untyped-def]
 
 
 async def test_host_flow_shows_code_then_live_session() -> None:
-    app = make_app()
+    app = loopback_app()
     async with app.run_test(size=(100, 30)) as pilot:
         assert isinstance(app.screen, HomeScreen)
         await host_session(pilot)
@@ -93,7 +102,7 @@ async def test_host_flow_shows_code_then_live_session() -> None:
 
 
 async def test_two_laptops_share_items_and_phases() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await host_session(pa)
         node = anne.room.node  # type: ignore[union-attr]
@@ -132,7 +141,7 @@ async def test_two_laptops_share_items_and_phases() -> None:
 
 
 async def test_typing_is_kept_while_remote_items_arrive() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         await type_into(pa, "#composer #text", "half a sen")
@@ -145,11 +154,11 @@ async def test_typing_is_kept_while_remote_items_arrive() -> None:
 
 
 async def test_wrong_code_then_right_code() -> None:
-    host = make_app()
+    host = loopback_app()
     async with host.run_test() as ph:
         await host_session(ph)
         node = host.room.node  # type: ignore[union-attr]
-        guest = make_app(start="join", join_address=f"127.0.0.1:{node.port}",  # type: ignore[union-attr]
+        guest = loopback_app(start="join", join_address=f"127.0.0.1:{node.port}",  # type: ignore[union-attr]
                          join_code="0000-0000", name="Eve")
         async with guest.run_test() as pg:
             await pg.press("enter")  # focus is on the code: Enter joins
@@ -162,7 +171,7 @@ async def test_wrong_code_then_right_code() -> None:
 
 
 async def test_unreachable_host_says_so() -> None:
-    app = make_app(start="join", join_address="127.0.0.1:1", join_code="1234-5678", name="Z")
+    app = loopback_app(start="join", join_address="127.0.0.1:1", join_code="1234-5678", name="Z")
     async with app.run_test() as pilot:
         await pilot.press("enter")
         status = app.screen.query_one("#status", Static)
@@ -178,7 +187,7 @@ async def test_review_from_home_and_export(tmp_path: Path) -> None:
     session.add_item("question", "Pourquoi ?")
     path = tmp_path / "past.cercle"
     sessionfile.save(path, session.doc)
-    app = make_app()
+    app = loopback_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await type_into(pilot, "#path", str(path))
         await pilot.press("enter")
@@ -193,10 +202,35 @@ async def test_review_from_home_and_export(tmp_path: Path) -> None:
             assert (tmp_path / f"past.{ext}").exists()
 
 
+class PanicException(BaseException):
+    """What the Automerge binding raises when Rust panics (it cannot be imported)."""
+
+
+async def test_review_survives_a_board_the_binding_cannot_rebuild(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fork_at`` panicked (``MissingOps``) on about half the files where someone had
+    evaluated the session: the phase page shows today's board and says so."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    session.add_item("note", "contexte")
+    session.start()
+    session.advance()
+
+    def panic(index: int) -> None:
+        raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
+
+    monkeypatch.setattr(session, "board_at", panic)
+    app = loopback_app(start="review", room=Room(session, read_only=True))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        await pilot.press("down", "down")  # phase 1
+        content = str(app.screen.query_one("#content", Static).render())
+        assert "The board as it is now" in content and "contexte" in content
+
+
 async def test_review_of_a_bad_file_explains(tmp_path: Path) -> None:
     bad = tmp_path / "bad.cercle"
     bad.write_bytes(b"nope")
-    app = make_app()
+    app = loopback_app()
     async with app.run_test() as pilot:
         await type_into(pilot, "#path", str(bad))
         await pilot.press("enter")
@@ -207,7 +241,7 @@ async def test_review_of_a_bad_file_explains(tmp_path: Path) -> None:
 
 async def test_help_and_palette_list_the_actions() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test() as pilot:
         await pilot.press("f1")
         shown = str(app.screen.query_one("Static").render()) + "".join(
@@ -225,7 +259,7 @@ async def test_listening_phase_disables_the_composer() -> None:
                              name="Anne")
     session.start()
     session.advance()  # stillness: nobody writes
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test() as pilot:
         await pilot.pause()
         entry = app.screen.query_one("#composer #text", Input)
@@ -233,7 +267,7 @@ async def test_listening_phase_disables_the_composer() -> None:
 
 
 async def test_language_switch_on_home() -> None:
-    app = make_app()
+    app = loopback_app()
     async with app.run_test() as pilot:
         await pilot.press("f4")
         await pilot.pause()
@@ -246,7 +280,7 @@ async def test_language_switch_on_home() -> None:
 async def test_demo_runs_with_simulated_participants() -> None:
     from tui.demo import Demo
 
-    app = make_app(start="demo", demo=Demo("en", pace=0.05))
+    app = loopback_app(start="demo", demo=Demo("en", pace=0.05))
     async with app.run_test(size=(100, 30)) as pilot:
         room = app.room
         assert room is not None
@@ -260,7 +294,7 @@ async def test_demo_runs_with_simulated_participants() -> None:
 
 
 async def test_scribe_writes_for_someone_else() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(110, 30)) as pa, bob.run_test(size=(110, 30)) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(anne.room.snapshot.participants) == 2)  # type: ignore[union-attr]
@@ -280,7 +314,7 @@ async def test_scribe_writes_for_someone_else() -> None:
 
 
 async def test_lost_connection_is_said_and_healed() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test() as pa, bob.run_test() as pb:
         node = await bob_joins(pa, pb)
         # The wifi drops: every link of Anne's closes; Bob's node reconnects by itself.
@@ -293,7 +327,7 @@ async def test_lost_connection_is_said_and_healed() -> None:
 
 def test_no_color_is_respected(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app()
+    app = loopback_app()
     assert app.no_color is True
 
 
@@ -303,7 +337,7 @@ async def test_remote_edits_do_not_move_the_cursor() -> None:
     session.advance()
     ids = [session.add_item("question", f"Q{i}") for i in range(4)]
     other = Session(session.doc.fork())
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         board = app.screen.query_one(ItemBoard)
@@ -328,7 +362,7 @@ async def test_anonymous_items_show_no_author() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne",
                              anonymous=("advice",))
     other = Session(session.doc.fork())
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         other.join("Bob")
@@ -350,7 +384,7 @@ async def test_next_meeting_from_home_carries_open_actions(tmp_path: Path) -> No
     first.add_item("action", "Appeler la DRH", owner=first.me, due="2026-12-15")
     path = tmp_path / "s1.cercle"
     sessionfile.save(path, first.doc)
-    app = make_app()
+    app = loopback_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await type_into(pilot, "#path", str(path))
         await pilot.click("#continue")
@@ -366,7 +400,7 @@ async def test_next_meeting_from_home_carries_open_actions(tmp_path: Path) -> No
 async def test_next_meeting_of_a_corrupt_file_explains(tmp_path: Path) -> None:
     bad = tmp_path / "bad.cercle"
     bad.write_bytes(b"garbage")
-    app = make_app(start="host", continue_from=bad, name="Anne")
+    app = loopback_app(start="host", continue_from=bad, name="Anne")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.click("#start")
         await until(lambda: any("not an Automerge document" in str(n.message)
@@ -375,7 +409,7 @@ async def test_next_meeting_of_a_corrupt_file_explains(tmp_path: Path) -> None:
 
 
 async def test_facilitator_is_told_about_junk_connections() -> None:
-    app = make_app()
+    app = loopback_app()
     async with app.run_test() as pilot:
         await host_session(pilot)
         node = app.room.node  # type: ignore[union-attr]
@@ -392,7 +426,7 @@ async def test_facilitator_is_told_about_junk_connections() -> None:
 
 
 async def test_host_again_after_a_crash_keeps_port_and_code() -> None:
-    first = make_app()
+    first = loopback_app()
     async with first.run_test() as pilot:
         await host_session(pilot, title="Reprise")
         node = first.room.node  # type: ignore[union-attr]
@@ -401,7 +435,7 @@ async def test_host_again_after_a_crash_keeps_port_and_code() -> None:
         await type_into(pilot, "#composer #text", "avant la panne")
         await pilot.press("enter")
     # The same laptop, a new run of the app: review the file, then host it again.
-    again = make_app(start="review", room=Room(Session(sessionfile.load(path).doc), path=path,
+    again = loopback_app(start="review", room=Room(Session(sessionfile.load(path).doc), path=path,
                                                read_only=True))
     async with again.run_test() as pilot:
         await pilot.press("f5")
@@ -419,7 +453,7 @@ async def test_host_command_line_choices_fill_the_form_and_the_lobby() -> None:
     with socket.socket() as probe:  # a free port on loopback
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = make_app(start="host", name="Anne", hosting=HostChoices(
+    app = loopback_app(start="host", name="Anne", hosting=HostChoices(
         title="Atelier managers", protocol="gapp", code="314-159", port=port))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
@@ -438,9 +472,9 @@ async def test_host_command_line_choices_fill_the_form_and_the_lobby() -> None:
 async def test_rejoining_after_a_restart_keeps_your_place() -> None:
     """Bob's app closes mid-meeting; started again on the same laptop, he joins the same way
     and is the same participant, in the same file, with what he wrote."""
-    anne = make_app()
+    anne = loopback_app()
     async with anne.run_test() as pa:
-        bob = make_app()
+        bob = loopback_app()
         async with bob.run_test() as pb:
             node = await bob_joins(pa, pb)
             room = bob.room
@@ -451,9 +485,9 @@ async def test_rejoining_after_a_restart_keeps_your_place() -> None:
             await until(lambda: "Avant la coupure ?" in texts(anne), what="Bob's note at Anne's")
         assert len(anne.room.snapshot.participants) == 2  # type: ignore[union-attr]
         # The same laptop (the tests share one data folder, and Bob joined last), a new run.
-        again = make_app()
+        again = loopback_app()
         async with again.run_test() as pb:
-            await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+            await open_join_form(pb, f"127.0.0.1:{node.port}", node.code, "Bob")
             await pb.press("enter")
             await until(lambda: isinstance(again.screen, LiveScreen), 15, "Bob back in")
             assert again.room is not None

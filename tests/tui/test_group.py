@@ -16,14 +16,18 @@ from tests.replicas import replica_of, sync_pair
 from tests.sync.mesh import until
 from tests.tui.snapshot_apps import group as scenes
 from tests.tui.snapshot_apps.sessions import in_questions
-from tests.tui.test_flows import bob_joins, make_app, type_into
+from tests.tui.test_flows import bob_joins, loopback_app, open_join_form, type_into
 from tui.app import CercleApp
+from tui.format import case_line
 from tui.room import Room
-from tui.screens import group
+from tui.screens import group_keys
+from tui.screens.cases import Cases
 from tui.screens.dialogs import Confirm
-from tui.screens.join import JoinScreen
+from tui.screens.evaluation import Evaluate
+from tui.screens.follow_up import FollowUp
 from tui.screens.live import LiveScreen
 from tui.screens.lobby import LobbyScreen
+from tui.screens.next_meeting import NextMeetingDialog, meeting_form_problem
 from tui.screens.review import ReviewScreen
 
 
@@ -65,14 +69,14 @@ async def end_session(pa: Any) -> None:
 
 # -- choosing the case ----------------------------------------------------------------------------
 async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         await until(lambda: len(anne.room.snapshot.participants) == 2)  # type: ignore[union-attr]
         # The first phase of a first session: anyone may propose.
         assert live(bob).check_action("cases", ()) is True
         await pb.press("ctrl+b")
-        assert isinstance(bob.screen, group.Cases)
+        assert isinstance(bob.screen, Cases)
         await type_into(pb, "#proposal", "Tension avec Marc")
         await pb.press("enter")
         assert bob.screen.query_one("#proposal", Input).value == ""
@@ -82,7 +86,7 @@ async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
         # Anne opens the tally before Bob votes: his vote arrives while she looks.
         await until(lambda: anne.room.snapshot.items_of("proposal"), what="the proposal")  # type: ignore[union-attr]
         await pa.press("ctrl+b")
-        assert isinstance(anne.screen, group.Cases)
+        assert isinstance(anne.screen, Cases)
         assert "0  Tension avec Marc — Bob" in options(anne, "#tally")[0]
         bob.screen.query_one("#tally").focus()
         await pb.press("space")
@@ -111,7 +115,7 @@ async def test_bob_proposes_and_votes_anne_chooses_his_case() -> None:
 async def test_voting_again_withdraws_the_vote() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
     proposal = session.add_item("proposal", "Mon cas")
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+b")
@@ -126,7 +130,7 @@ async def test_typing_on_the_tally_proposes_instead_of_voting() -> None:
     """Found in tmux: with proposals listed, typing a sentence voted at each space."""
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
     session.add_item("proposal", "Mon cas")
-    app = make_app(start="live", room=Room(session))
+    app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+b")
@@ -160,9 +164,9 @@ async def continue_with_bob(pa: Any, pb: Any) -> None:
     node = pa.app.room.node
     await pa.press("enter")
     await until(lambda: isinstance(pa.app.screen, LiveScreen), what="Anne in the session")
-    await pb.app.push_screen(JoinScreen(f"127.0.0.1:{node.port}", node.code, "Bob"))
+    await open_join_form(pb, f"127.0.0.1:{node.port}", node.code, "Bob")
     await pb.press("enter")
-    await until(lambda: isinstance(pb.app.screen, group.FollowUp), 15,
+    await until(lambda: isinstance(pb.app.screen, FollowUp), 15,
                 "the follow-up opening by itself for Bob")
 
 
@@ -175,7 +179,7 @@ def coffee_of(app: CercleApp) -> str:
 async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
         tmp_path: Path) -> None:
     path = first_session(tmp_path)
-    anne, bob = make_app(start="host", continue_from=path, name="Anne"), make_app()
+    anne, bob = loopback_app(start="host", continue_from=path, name="Anne"), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await continue_with_bob(pa, pb)
         # Anne owns no action carried over: no dialog, but the instruction points at it.
@@ -197,7 +201,7 @@ async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
         await until(lambda: anne.room.snapshot.item(coffee).status == "done",  # type: ignore[union-attr]
                     what="Bob's update at Anne's")
         await pa.press("ctrl+u")
-        assert isinstance(anne.screen, group.FollowUp)
+        assert isinstance(anne.screen, FollowUp)
         assert any("Appeler la DRH — Bob · done" in line for line in options(anne, "#actions"))
         actions = anne.screen.query_one("#actions", OptionList)
         actions.highlighted = actions.get_option_index(coffee)
@@ -212,11 +216,11 @@ async def test_owner_updates_a_carried_action_and_the_other_laptop_sees_it(
 
 async def test_concurrent_updates_of_one_action_are_both_kept(tmp_path: Path) -> None:
     path = first_session(tmp_path)
-    anne, bob = make_app(start="host", continue_from=path, name="Anne"), make_app()
+    anne, bob = loopback_app(start="host", continue_from=path, name="Anne"), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await continue_with_bob(pa, pb)
         await pa.press("ctrl+u")
-        assert isinstance(anne.screen, group.FollowUp)
+        assert isinstance(anne.screen, FollowUp)
         coffee = coffee_of(anne)
         # Both have Bob's action selected (his own comes first for him); the
         # facilitator may update it too.
@@ -249,7 +253,7 @@ async def test_concurrent_updates_of_one_action_are_both_kept(tmp_path: Path) ->
 # -- evaluation -----------------------------------------------------------------------------------
 async def evaluate(pilot: Any, rating: int, feedback: str) -> None:
     await pilot.press("ctrl+l")
-    assert isinstance(pilot.app.screen, group.Evaluate)
+    assert isinstance(pilot.app.screen, Evaluate)
     await pilot.click(f"#r{rating}")
     await type_into(pilot, "#feedback", feedback)
     await pilot.press("enter")
@@ -257,7 +261,7 @@ async def evaluate(pilot: Any, rating: int, feedback: str) -> None:
 
 
 async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         assert live(bob).check_action("evaluate", ()) is False  # not before the last phase
@@ -279,7 +283,7 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
         assert live(bob).check_action("done", ()) is False
         # After the end Bob may still look at (and change) his evaluation, with the group's.
         await pb.press("ctrl+l")
-        assert isinstance(bob.screen, group.Evaluate)
+        assert isinstance(bob.screen, Evaluate)
         assert bob.screen.query_one("#rating").pressed_index == 4  # type: ignore[attr-defined]
         aggregate = shown(bob, "#aggregate")
         assert "The group: 4.5 / 5 (ratings: 2)" in aggregate and "5: 1 · 4: 1 · 3: 0" in aggregate
@@ -295,7 +299,7 @@ async def test_two_evaluations_then_the_aggregate_after_the_end() -> None:
 
 # -- the next meeting -----------------------------------------------------------------------------
 async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
-    anne, bob = make_app(), make_app()
+    anne, bob = loopback_app(), loopback_app()
     async with anne.run_test(size=(100, 30)) as pa, bob.run_test(size=(100, 30)) as pb:
         await bob_joins(pa, pb)
         assert live(anne).check_action("next_meeting", ()) is False  # not yet
@@ -306,10 +310,10 @@ async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
         await pb.press("ctrl+y")
         assert isinstance(bob.screen, LiveScreen)
         await pa.press("ctrl+y")
-        assert isinstance(anne.screen, group.NextMeetingDialog)
+        assert isinstance(anne.screen, NextMeetingDialog)
         await type_into(pa, "#date", "2099-13-45")
         await pa.press("enter")
-        assert isinstance(anne.screen, group.NextMeetingDialog)  # stays open, says why
+        assert isinstance(anne.screen, NextMeetingDialog)  # stays open, says why
         assert "“2099-13-45” is not a date" in shown(anne, "#error")
         assert anne.screen.query_one("#error").has_class("error")
         await type_into(pa, "#date", "2099-06-25")
@@ -349,7 +353,7 @@ def test_the_meeting_form_explains_each_mistake() -> None:
     today = date(2026, 5, 1)
 
     def problem(*values: str) -> tuple[str, str]:
-        return group.meeting_form_problem(*values, today=today)
+        return meeting_form_problem(*values, today=today)
 
     assert problem("", "", "", "") == (
         "Give the date, like 2026-05-29 (year-month-day).", "date")  # four weeks on
@@ -370,7 +374,7 @@ def test_group_keys_stay_hidden_in_the_questions_phase() -> None:
     people = in_questions()
     for role in ("facilitator", "client", "consultant"):
         room = people.room(role)
-        assert [group.allowed(a, room) for a in group.ACTIONS] == [False] * 4, role
+        assert [group_keys.allowed(a, room) for a in group_keys.ACTIONS] == [False] * 4, role
 
 
 async def test_review_shows_the_case_the_evaluation_and_the_meeting() -> None:
@@ -378,7 +382,7 @@ async def test_review_shows_the_case_the_evaluation_and_the_meeting() -> None:
     people.anne.set_next_meeting("2026-06-25", "18:30", "Salle 3", 120)
     people.sync()
     room = people.room("facilitator", read_only=True)
-    app = CercleApp(start="review", room=room, lang="en", advertise=False)
+    app = loopback_app(start="review", room=room)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
@@ -394,8 +398,8 @@ def test_the_case_line_names_the_proposer() -> None:
     people.control("choose_case")  # the winner by default
     snap = people.chloe.snapshot
     assert snap.control.case == marc.proposal
-    assert group.case_line(snap) == "Case: Tension with Marc, my new deputy (Bob)"
-    assert group.instruction(snap, "Listen.").startswith("Case: Tension with Marc")
+    assert case_line(snap) == "Case: Tension with Marc, my new deputy (Bob)"
+    assert group_keys.instruction(snap, "Listen.").startswith("Case: Tension with Marc")
 
 
 async def test_the_review_of_the_third_session_shows_each_actions_history(
@@ -416,7 +420,7 @@ async def test_the_review_of_the_third_session_shows_each_actions_history(
         anne.end()
         sessionfile.save(target, anne.doc)
     room = Room(Session(sessionfile.load(three).doc), path=three, read_only=True)
-    app = make_app(start="review", room=room)
+    app = loopback_app(start="review", room=room)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
         menu = app.screen.query_one("#phases", OptionList)

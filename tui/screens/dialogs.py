@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -9,8 +10,11 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from model.schema import ACTION_STATUSES
 from model.snapshot import Item, Snapshot
+from tui.format import NAME_WIDTH, kind_text, line, paragraph, plain, status_text
 from tui.i18n import t
 from tui.screens.base import CercleModal
+
+FIELD_MAX = 10_000  # cells of a text in an edit field (it scrolls)
 
 
 class Confirm(CercleModal):
@@ -28,7 +32,7 @@ class Confirm(CercleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(Text(self.question), classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="warning", id="yes")
                 yield Button(t("button.cancel"), id="no")
@@ -92,23 +96,28 @@ class EditItem(CercleModal):
         self.item = item
         self.snap = snap
         self.can_delete = can_delete
+        # The fields as the form shows them: one plain line each (the text may come from
+        # any laptop). Only what the person changes from these is written back.
+        self.shown = {"text": line(item.text, FIELD_MAX), "due": line(item.due, 24),
+                      "note": line(item.status_note, FIELD_MAX)}
 
     def compose(self) -> ComposeResult:
         item = self.item
         with Vertical(classes="dialog wide"):
-            yield Label(t(f"kind.{item.kind}"), classes="question")
-            yield Input(value=item.text, id="text")
+            yield Label(plain(kind_text(item.kind)), classes="question")
+            yield Input(value=self.shown["text"], id="text")
             if item.kind == "action":
-                people = [(p.name, p.id) for p in self.snap.participants]
+                people = [(plain(p.name, NAME_WIDTH), p.id) for p in self.snap.participants]
+                owner = item.owner if item.owner in {pid for _, pid in people} else Select.NULL
+                status = item.status if item.status in ACTION_STATUSES else "open"
                 yield Label(t("action.owner"))
-                yield Select(people, value=item.owner if item.owner else Select.BLANK,
-                             id="owner", prompt=t("action.owner"))
+                yield Select(people, value=owner, id="owner", prompt=t("action.owner"))
                 yield Label(t("action.due"))
-                yield Input(value=item.due, placeholder="2026-12-31", id="due")
+                yield Input(value=self.shown["due"], placeholder="2026-12-31", id="due")
                 yield Label(t("action.status"))
-                yield Select([(t(f"status.{s}"), s) for s in ACTION_STATUSES],
-                             value=item.status or "open", id="status", allow_blank=False)
-                yield Input(value=item.status_note, placeholder=t("action.note"), id="note")
+                yield Select([(status_text(s), s) for s in ACTION_STATUSES],
+                             value=status, id="status", allow_blank=False)
+                yield Input(value=self.shown["note"], placeholder=t("action.note"), id="note")
             with Horizontal(classes="buttons"):
                 yield Button(t("button.save"), variant="primary", id="save")
                 if self.can_delete:
@@ -121,20 +130,20 @@ class EditItem(CercleModal):
     def _result(self) -> dict[str, object]:
         out: dict[str, object] = {}
         text = self.query_one("#text", Input).value.strip()
-        if text and text != self.item.text:
+        if text and text != self.shown["text"].strip():
             out["text"] = text
         if self.item.kind == "action":
             owner = self.query_one("#owner", Select).value
-            if owner is not Select.BLANK and owner != self.item.owner:
+            if owner is not Select.NULL and owner != self.item.owner:
                 out["owner"] = owner
             due = self.query_one("#due", Input).value.strip()
-            if due != self.item.due:
+            if due != self.shown["due"]:
                 out["due"] = due
             status = self.query_one("#status", Select).value
             if status != (self.item.status or "open"):
                 out["status"] = status
             note = self.query_one("#note", Input).value.strip()
-            if note != self.item.status_note:
+            if note != self.shown["note"].strip():
                 out["status_note"] = note
         return out
 
@@ -161,7 +170,7 @@ class Roles(CercleModal):
         self.snap = snap
 
     def compose(self) -> ComposeResult:
-        people = [(p.name, p.id) for p in self.snap.participants]
+        people = [(plain(p.name, NAME_WIDTH), p.id) for p in self.snap.participants]
         with Vertical(classes="dialog"):
             yield Label(t("roles.title"), classes="question")
             yield Select([(t(f"role.{r}"), r) for r in ("client", "scribe", "facilitator")],
@@ -175,7 +184,7 @@ class Roles(CercleModal):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         role = str(self.query_one("#role", Select).value)
         who = self.query_one("#who", Select).value
-        if event.button.id == "assign" and who is not Select.BLANK:
+        if event.button.id == "assign" and who is not Select.NULL:
             self.dismiss((role, str(who)))
         elif event.button.id == "clear" and role != "facilitator":
             self.dismiss((role, ""))
@@ -197,8 +206,8 @@ class Help(CercleModal):
         with Vertical(classes="dialog wide"):
             with VerticalScroll():
                 if self.intro:  # the whole phase instruction, cut short in the live header
-                    yield Static(self.intro, classes="intro")
+                    yield Static(Text(paragraph(self.intro)), classes="intro")
                 yield Label(t("help.title"), classes="question")
                 width = max((len(k) for k, _ in self.rows), default=4) + 2
-                yield Static("\n".join(f"{k:<{width}}{d}" for k, d in self.rows))
+                yield Static(Text("\n".join(f"{k:<{width}}{d}" for k, d in self.rows)))
             yield Static(t("help.footer"), classes="dim")

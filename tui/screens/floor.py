@@ -19,10 +19,11 @@ from textual.widgets.option_list import Option
 
 from model.participation import participation
 from model.snapshot import PlanRow, Snapshot
+from tui.format import NAME_WIDTH, TITLE_WIDTH, clock_text, line, plain
 from tui.i18n import language, t
 from tui.room import Member, hand_order
 from tui.screens.base import CercleModal, RoomDialog
-from tui.widgets.phase_header import clock_text, floor_line
+from tui.widgets.phase_header import floor_line
 
 Cell = str | Text
 Rows = list[tuple[str, tuple[Cell, ...]]]  # (row key, cells)
@@ -35,15 +36,17 @@ def floor_options(snap: Snapshot, members: Sequence[Member]) -> list[Option | No
     queue = [m for m in hand_order(members) if m.id != floor.speaker]
     queued = {m.id for m in queue}
     options: list[Option | None] = [Option(Text(t("floor.hands"), style="bold"), disabled=True)]
-    options += [Option(f"✋{n} {m.name}", id=f"give:{m.id}") for n, m in enumerate(queue, 1)]
+    # Names are typed on each laptop: plain text (an Option reads a str as markup).
+    options += [Option(plain(f"✋{n} {line(m.name, NAME_WIDTH)}"), id=f"give:{m.id}")
+                for n, m in enumerate(queue, 1)]
     if not queue:
         options.append(Option(t("floor.no_hands"), disabled=True))
     options.append(Option(Text(t("floor.others"), style="bold"), disabled=True))
     for m in members:
         if m.id == floor.speaker:
-            options.append(Option(f"🎤 {m.name}", disabled=True))
+            options.append(Option(plain(f"🎤 {line(m.name, NAME_WIDTH)}"), disabled=True))
         elif m.id not in queued:
-            options.append(Option(f"   {m.name}", id=f"give:{m.id}"))
+            options.append(Option(plain(f"   {line(m.name, NAME_WIDTH)}"), id=f"give:{m.id}"))
     options.append(None)
     if floor.speaker:
         options.append(Option(t("floor.take_back"), id="back"))
@@ -73,7 +76,7 @@ class FloorDialog(CercleModal):
         with Vertical(classes="dialog", id="floor-dialog"):
             yield Label(t("floor.title"), classes="question")
             status = floor_line(self.snap) or t("floor.nobody")
-            yield Static(status, id="floor-status")
+            yield Static(Text(status), id="floor-status")
             yield OptionList(*floor_options(self.snap, self.members), id="floor-choices")
             yield Static(t("floor.help"), classes="dim")
 
@@ -99,7 +102,8 @@ def plan_rows(rows: Sequence[PlanRow]) -> Rows:
     out: Rows = []
     for row in rows:
         style = "bold" if row.current else ""
-        title = Text(("▶ " if row.current else "  ") + row.title.get(lang), style=style)
+        title = Text(("▶ " if row.current else "  ") + line(row.title.get(lang), TITLE_WIDTH),
+                     style=style)
         visited = row.actual_ms > 0 or row.current
         out.append((str(row.index), (
             title,
@@ -120,7 +124,7 @@ def plan_rows(rows: Sequence[PlanRow]) -> Rows:
 
 
 def participation_rows(snap: Snapshot) -> Rows:
-    return [(p.id, (Text(p.name, style="bold yellow" if p.silent else ""),
+    return [(p.id, (plain(p.name, NAME_WIDTH, style="bold yellow" if p.silent else ""),
                     "✓" if p.spoke else "—", str(p.written)))
             for p in participation(snap)]
 
@@ -129,9 +133,10 @@ def participation_summary(snap: Snapshot) -> str:
     """The phase, then who has not spoken and who has not written yet."""
     people = participation(snap)
     phase = snap.current_phase
-    lines = [t("participation.phase", phase=phase.title.get(language()) if phase else "")]
-    silent = [p.name for p in people if not p.spoke]
-    unwritten = [p.name for p in people if not p.written]
+    lines = [t("participation.phase",
+               phase=line(phase.title.get(language()), TITLE_WIDTH) if phase else "")]
+    silent = [line(p.name, NAME_WIDTH) for p in people if not p.spoke]
+    unwritten = [line(p.name, NAME_WIDTH) for p in people if not p.written]
     lines.append(t("participation.not_spoken", names=", ".join(silent)) if silent
                  else t("participation.all_spoke"))
     lines.append(t("participation.not_written", names=", ".join(unwritten)) if unwritten
@@ -187,4 +192,4 @@ class PlanDialog(RoomDialog):
         summary = participation_summary(snap)
         if summary != getattr(self, "_summary", None):  # an update costs a layout
             self._summary = summary
-            self.query_one("#participation-summary", Static).update(summary)
+            self.query_one("#participation-summary", Static).update(Text(summary))

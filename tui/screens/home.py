@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from textual import work
@@ -14,22 +13,32 @@ from textual.widgets.option_list import Option
 
 from model import sessionfile
 from model.session import Session
+from tui.format import TITLE_WIDTH, day_and_time, line, plain
 from tui.i18n import t
+from tui.messages import HostFormRequested, JoinFormRequested, LanguageToggled, ReviewRequested
 from tui.paths import sessions_dir
 from tui.screens.base import CercleScreen
 
 
-def recent_sessions(limit: int = 8) -> list[tuple[Path, str]]:
-    """The most recently saved session files with their titles (unreadable ones skipped)."""
-    files = sorted(sessions_dir().glob("*.cercle"), key=lambda p: p.stat().st_mtime,
-                   reverse=True)
+def _saved_at(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone since the folder was listed
+        return 0.0
+
+
+def recent_sessions(limit: int = 8) -> list[tuple[Path, str, float]]:
+    """The most recently saved session files with their titles and when they were saved
+    (unreadable ones skipped)."""
+    files = sorted(((path, _saved_at(path)) for path in sessions_dir().glob("*.cercle")),
+                   key=lambda found: found[1], reverse=True)
     out = []
-    for path in files[: limit * 2]:
+    for path, saved in files[: limit * 2]:
         try:
             title = Session(sessionfile.load(path).doc).snapshot.info.title
         except sessionfile.SessionFileError:
             continue
-        out.append((path, title))
+        out.append((path, title, saved))
         if len(out) == limit:
             break
     return out
@@ -68,14 +77,16 @@ class HomeScreen(CercleScreen):
         found = recent_sessions()
         self.app.call_from_thread(self._show_recent, found)
 
-    def _show_recent(self, found: list[tuple[Path, str]]) -> None:
+    def _show_recent(self, found: list[tuple[Path, str, float]]) -> None:
         recent = self.query_one("#recent", OptionList)
         recent.clear_options()
         if not found:
             recent.add_option(Option(t("home.no_recent"), disabled=True))
-        for path, title in found:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            recent.add_option(Option(f"{title}  ·  {when}", id=str(path)))
+        for path, title, saved in found:
+            # A title was written by whoever created the session: plain text, one line.
+            recent.add_option(Option(
+                plain(f"{line(title, TITLE_WIDTH)}  ·  {day_and_time(saved * 1000)}"),
+                id=str(path)))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         match event.button.id:
@@ -90,9 +101,7 @@ class HomeScreen(CercleScreen):
                 if not path:
                     self.notify(t("home.give_path"), severity="warning")
                     return
-                from tui.screens.host import HostScreen
-
-                self.app.push_screen(HostScreen(continue_from=Path(path).expanduser()))
+                self.post_message(HostFormRequested(continue_from=Path(path).expanduser()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._open(event.value.strip())
@@ -105,17 +114,13 @@ class HomeScreen(CercleScreen):
         if not path:
             self.notify(t("home.give_path"), severity="warning")
             return
-        self.app.open_review(Path(path).expanduser())  # type: ignore[attr-defined]
+        self.post_message(ReviewRequested(Path(path).expanduser()))
 
     def action_host(self) -> None:
-        from tui.screens.host import HostScreen
-
-        self.app.push_screen(HostScreen())
+        self.post_message(HostFormRequested())
 
     def action_join(self) -> None:
-        from tui.screens.join import JoinScreen
-
-        self.app.push_screen(JoinScreen())
+        self.post_message(JoinFormRequested())
 
     def action_language(self) -> None:
-        self.app.toggle_language()  # type: ignore[attr-defined]
+        self.post_message(LanguageToggled())

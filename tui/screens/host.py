@@ -10,7 +10,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from tui.format import line, plain
 from tui.i18n import language, t
+from tui.messages import HostRequested
 from tui.screens.base import CercleScreen
 
 
@@ -32,20 +34,21 @@ class HostScreen(CercleScreen):
         with Vertical(id="form"):
             yield Static(t("host.heading"), classes="heading")
             if self.continue_from is not None:
-                yield Static(t("host.continuing", file=self.continue_from.name), id="continuing")
+                # A file's name is anyone's: plain text.
+                yield Static(plain(t("host.continuing", file=self.continue_from.name)),
+                             id="continuing")
             yield Label(t("host.title"))
-            yield Input(value=self.session_title, placeholder=t("host.title_placeholder"),
+            yield Input(value=line(self.session_title), placeholder=t("host.title_placeholder"),
                         id="title")
             yield Label(t("host.protocol"))
             builtin = self.protocol in builtin_protocols()
             yield Select(protocols, value=self.protocol if builtin else DEFAULT_PROTOCOL,
                          allow_blank=False, id="protocol")
-            yield Input(value="" if builtin else self.protocol,
+            yield Input(value="" if builtin else line(self.protocol),
                         placeholder=t("host.protocol_file"), id="protocol-file")
             yield Static(id="protocol-info", classes="dim")
             yield Label(t("host.name"))
-            yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
-                        placeholder=t("host.name_placeholder"), id="name")
+            yield Input(value=line(self.person), placeholder=t("host.name_placeholder"), id="name")
             with Horizontal(classes="buttons"):
                 yield Button(t("host.start"), variant="primary", id="start")
                 yield Button(t("button.cancel"), id="cancel")
@@ -61,7 +64,7 @@ class HostScreen(CercleScreen):
             lang = language()
             phases = " · ".join(f"{p.title.get(lang)} {p.minutes}′"
                                 for p in proto.phases_for(False))
-            self.query_one("#protocol-info", Static).update(phases)
+            self.query_one("#protocol-info", Static).update(plain(phases, 400))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
@@ -94,5 +97,5 @@ class HostScreen(CercleScreen):
         except ProtocolError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.app.start_hosting(title=title, protocol=protocol, name=name,  # type: ignore[attr-defined]
-                               continue_from=self.continue_from)
+        self.post_message(HostRequested(title=title, protocol=protocol, name=name,
+                                        continue_from=self.continue_from))

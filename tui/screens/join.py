@@ -13,18 +13,22 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sync.discovery import Browser, FoundSession
+from tui.format import LABEL_WIDTH, line, paragraph, plain
 from tui.i18n import t
+from tui.messages import JoinRequested
 from tui.screens.base import CercleScreen
 
 
 class JoinScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
-    def __init__(self, address: str = "", code: str = "", name: str = "") -> None:
+    def __init__(self, address: str = "", code: str = "", name: str = "", *,
+                 interfaces: list[str] | None = None) -> None:
         super().__init__()
         self.address = address
         self.code = code
         self.person = name
+        self.interfaces = interfaces  # where to look for sessions (None: everywhere)
         self.found: dict[str, FoundSession] = {}
 
     def compose(self) -> ComposeResult:
@@ -33,13 +37,12 @@ class JoinScreen(CercleScreen):
             yield Label(t("join.found"))
             yield OptionList(Option(t("join.looking"), disabled=True), id="sessions")
             yield Label(t("join.address"))
-            yield Input(value=self.address, placeholder="192.168.1.20:47000  /  cercle://…",
+            yield Input(value=line(self.address), placeholder="192.168.1.20:47000  /  cercle://…",
                         id="address")
             yield Label(t("join.code"))
-            yield Input(value=self.code, placeholder="1234-5678", id="code")
+            yield Input(value=line(self.code), placeholder="1234-5678", id="code")
             yield Label(t("join.name"))
-            yield Input(value=self.person or self.app.settings.name,  # type: ignore[attr-defined]
-                        placeholder=t("host.name_placeholder"), id="name")
+            yield Input(value=line(self.person), placeholder=t("host.name_placeholder"), id="name")
             yield Static(id="status")
             with Horizontal(classes="buttons"):
                 yield Button(t("join.join"), variant="primary", id="join")
@@ -52,9 +55,8 @@ class JoinScreen(CercleScreen):
 
     @work(exclusive=True, exit_on_error=False, group="browse")
     async def browse(self) -> None:
-        interfaces = self.app.interfaces  # type: ignore[attr-defined]
         with contextlib.suppress(Exception):  # no multicast here: typing an address still works
-            async with Browser(interfaces=interfaces, on_change=self._found) as browser:
+            async with Browser(interfaces=self.interfaces, on_change=self._found) as browser:
                 await browser.wait_for(lambda found: False)
 
     def _found(self, sessions: dict[str, FoundSession]) -> None:
@@ -64,16 +66,16 @@ class JoinScreen(CercleScreen):
         if not sessions:
             listing.add_option(Option(t("join.looking"), disabled=True))
         for name, found in sorted(sessions.items(), key=lambda kv: kv[1].label):
-            # The label comes from the network: plain text, never markup.
-            listing.add_option(Option(Text(
-                f"{found.label}  ·  {found.host}:{found.port}  ·  "
+            # All of it comes from the network: plain text on one line, never markup.
+            listing.add_option(Option(plain(
+                f"{line(found.label, LABEL_WIDTH)}  ·  {line(found.host, 40)}:{found.port}  ·  "
                 + t("join.people", count=found.people)), id=name))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         found = self.found.get(event.option.id or "")
         if found is not None:
             self.query_one("#address", Input).value = \
-                f"cercle://{found.host}:{found.port}/{found.tag}"
+                line(f"cercle://{found.host}:{found.port}/{found.tag}")
             self.query_one("#code", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -90,8 +92,9 @@ class JoinScreen(CercleScreen):
             self.app.pop_screen()
 
     def status(self, text: str, error: bool = False) -> None:
+        """Say how joining goes (errors may quote what was typed or heard: plain text)."""
         widget = self.query_one("#status", Static)
-        widget.update(text)
+        widget.update(Text(paragraph(text)))
         widget.set_class(error, "error")
 
     def _join(self) -> None:
@@ -105,4 +108,4 @@ class JoinScreen(CercleScreen):
             self.status(t("join.need_name"), error=True)
             return
         self.status(t("join.connecting", address=address))
-        self.app.join_session(address=address, code=code, name=name)  # type: ignore[attr-defined]
+        self.post_message(JoinRequested(address=address, code=code, name=name))

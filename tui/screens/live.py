@@ -6,6 +6,7 @@ import gc
 import time
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -14,13 +15,18 @@ from textual.widgets import Footer, Static
 
 from model.protocols import Phase
 from model.snapshot import Snapshot
+from tui.format import paragraph
 from tui.i18n import language, t
-from tui.messages import PeersUpdated, SessionChanged
+from tui.messages import ExportRequested, LobbyRequested, PeersUpdated, SessionChanged
 from tui.room import Room
-from tui.screens import group
+from tui.screens import group_keys
 from tui.screens.base import CercleScreen
+from tui.screens.cases import Cases
 from tui.screens.dialogs import Confirm, EditItem, ExtendTime, Roles
+from tui.screens.evaluation import Evaluate
 from tui.screens.floor import FloorDialog, PlanDialog
+from tui.screens.follow_up import FollowUp
+from tui.screens.next_meeting import NextMeetingDialog
 from tui.widgets.composer import Composer
 from tui.widgets.item_board import ItemBoard
 from tui.widgets.phase_header import PhaseHeader
@@ -129,10 +135,11 @@ class LiveScreen(CercleScreen):
         phase = snap.current_phase
         text = t("live.ended") if snap.control.phase.status == "ended" else (
             phase.instruction.get(language()) if phase is not None else "")
-        text = group.instruction(snap, text)
+        text = group_keys.instruction(snap, text)
         if text != self._instruction:  # an update costs a layout: only when it changes
             self._instruction = text
-            self.query_one("#instruction", Static).update(text)
+            # The protocol's words travel in the document: plain text, like the case's title.
+            self.query_one("#instruction", Static).update(Text(paragraph(text)))
         board = self.query_one(ItemBoard)
         board.show(snap)
         if snap.control.phase.index != self._phase_seen:
@@ -187,8 +194,8 @@ class LiveScreen(CercleScreen):
             return self.room.node is not None and not ended
         if action == "code":
             return self.room.node is not None
-        if action in group.ACTIONS:
-            return group.allowed(action, self.room)
+        if action in group_keys.ACTIONS:
+            return group_keys.allowed(action, self.room)
         if action == "next_speaker":
             return "facilitator" in roles and not ended and self.snap.control.floor.in_round
         return True
@@ -307,7 +314,7 @@ class LiveScreen(CercleScreen):
     def _follow_group(self) -> None:
         """Show the group keys that fit the moment; on entering a follow-up phase,
         open the follow-up for whoever owns actions carried over."""
-        keys = tuple(group.allowed(action, self.room) for action in group.ACTIONS)
+        keys = tuple(group_keys.allowed(action, self.room) for action in group_keys.ACTIONS)
         if keys != self._group_keys:
             self._group_keys = keys
             self.refresh_bindings()
@@ -317,21 +324,21 @@ class LiveScreen(CercleScreen):
         self._group_phase = state.index
         phase = self.snap.current_phase
         if phase is not None and phase.follow_up and state.status != "ended" \
-                and not self.room.read_only and group.owns_carried(self.room) \
+                and not self.room.read_only and group_keys.owns_carried(self.room) \
                 and self.app.screen is self:
             self.action_follow_up()
 
     def action_cases(self) -> None:
-        self.app.push_screen(group.Cases(self.room), lambda _: self.render_all())
+        self.app.push_screen(Cases(self.room), lambda _: self.render_all())
 
     def action_follow_up(self) -> None:
-        self.app.push_screen(group.FollowUp(self.room), lambda _: self.render_all())
+        self.app.push_screen(FollowUp(self.room), lambda _: self.render_all())
 
     def action_evaluate(self) -> None:
-        self.app.push_screen(group.Evaluate(self.room), lambda _: self.render_all())
+        self.app.push_screen(Evaluate(self.room), lambda _: self.render_all())
 
     def action_next_meeting(self) -> None:
-        self.app.push_screen(group.NextMeetingDialog(self.room), lambda _: self.render_all())
+        self.app.push_screen(NextMeetingDialog(self.room), lambda _: self.render_all())
 
     # -- everyone -------------------------------------------------------------------------
     def action_hand(self) -> None:
@@ -345,14 +352,10 @@ class LiveScreen(CercleScreen):
         self.query_one(Roster).show(self.room.members())
 
     def action_code(self) -> None:
-        from tui.screens.lobby import LobbyScreen
-
-        self.app.push_screen(LobbyScreen(self.room, return_to_live=False))
+        self.post_message(LobbyRequested())
 
     def action_export(self) -> None:
-        from tui.screens.review import export_all
-
-        self.notify(export_all(self.room, language()))
+        self.post_message(ExportRequested(self.room))
 
     # -- the floor and the plan -----------------------------------------------------------
     _floor_seen = ""  # the speaker at the last render

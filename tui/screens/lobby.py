@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical
@@ -9,8 +10,9 @@ from textual.widgets import Button, Digits, Footer, Label, Static
 
 from sync.codes import generate_code
 from tui import identity
+from tui.format import NAME_WIDTH, TITLE_WIDTH, line, plain
 from tui.i18n import t
-from tui.messages import PeersUpdated, SessionChanged
+from tui.messages import LobbyClosed, PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens.base import CercleScreen
 
@@ -32,7 +34,7 @@ class LobbyScreen(CercleScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lobby"):
-            yield Label(self.room.snapshot.info.title, id="lobby-title")
+            yield Label(plain(self.room.snapshot.info.title, TITLE_WIDTH), id="lobby-title")
             yield Label(t("lobby.code"), classes="dim")
             with Center():
                 yield Digits(self._code(), id="code")
@@ -51,7 +53,8 @@ class LobbyScreen(CercleScreen):
         return self.room.node is not None and "facilitator" in self.room.my_roles
 
     def _code(self) -> str:
-        return self.room.node.code if self.room.node else "------"
+        # A facilitator on another laptop may have changed it (rotation): one short line.
+        return line(self.room.node.code, 24) if self.room.node else "------"
 
     def on_mount(self) -> None:
         self.render_state()
@@ -62,14 +65,15 @@ class LobbyScreen(CercleScreen):
         if node is not None:
             addresses = self.addresses or ["127.0.0.1"]
             links = "\n".join(node.join_link(a) for a in addresses)
-            self.query_one("#link", Static).update(
+            self.query_one("#link", Static).update(Text(
                 f"{t('lobby.link')}\n{links}\n{t('lobby.address')}: "
-                + ", ".join(f"{a}:{node.port}" for a in addresses))
-            self.query_one("#code", Digits).update(node.code)
-        names = [m.name + ("" if m.online else f" ({t('roster.offline')})")
+                + ", ".join(f"{a}:{node.port}" for a in addresses)))
+            self.query_one("#code", Digits).update(self._code())
+        # Names are whatever people typed on their own laptops: plain text, one line each.
+        names = [line(m.name, NAME_WIDTH) + ("" if m.online else f" ({t('roster.offline')})")
                  for m in self.room.members()]
         self.query_one("#joined", Static).update(
-            t("lobby.joined", count=len(names)) + "\n" + ", ".join(names))
+            Text(t("lobby.joined", count=len(names)) + "\n" + ", ".join(names)))
 
     def on_peers_updated(self, message: PeersUpdated) -> None:
         if self.is_mounted:
@@ -102,9 +106,4 @@ class LobbyScreen(CercleScreen):
             self._leave()
 
     def _leave(self) -> None:
-        if self.return_to_live:
-            from tui.screens.live import LiveScreen
-
-            self.app.switch_screen(LiveScreen(self.room))
-        else:
-            self.app.pop_screen()
+        self.post_message(LobbyClosed(begin=self.return_to_live))

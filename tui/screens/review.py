@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,31 +10,31 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from model import export, sessionfile
+from model.records import Evaluation
+from model.schema import RATINGS
 from model.snapshot import Item, Snapshot
+from tui.format import (
+    NAME_WIDTH,
+    TEXT_MAX,
+    TITLE_WIDTH,
+    case_line,
+    clock_text,
+    evaluation_text,
+    item_state,
+    kind_text,
+    line,
+    meeting_text,
+    paragraph,
+    plain,
+    status_text,
+)
 from tui.i18n import language, t
+from tui.messages import ExportRequested, ResumeRequested
 from tui.room import Room
 from tui.screens.base import CercleScreen
-from tui.screens.group import case_line, evaluation_bars, evaluation_text, meeting_text
-from tui.widgets.item_board import item_state
-from tui.widgets.phase_header import clock_text
 
-
-def export_all(room: Room, lang: str) -> str:
-    """Write Markdown, HTML and JSON beside the session file; returns a line for people."""
-    folder = room.path.parent if room.path else Path.cwd()
-    stem = room.path.stem if room.path else "session"
-    written = []
-    # The next meeting goes to calendars as an .ics file, once one is set.
-    formats = export.ALL_FORMATS if room.snapshot.control.meeting else export.FORMATS
-    try:
-        for fmt in formats:
-            target = folder / f"{stem}.{fmt}"
-            sessionfile.write_atomic(target, export.render(room.snapshot, fmt, lang))
-            written.append(target.name)
-    except sessionfile.SessionFileError as exc:
-        return t("export.failed", error=str(exc))
-    return t("export.done", folder=str(folder), files=", ".join(written))
+# Everything on these pages was written in the session, on some laptop: each value is
+# one plain line (``Text.append`` of a str never reads markup), cut to a sensible width.
 
 
 def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
@@ -43,9 +42,10 @@ def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
     if not items:
         text.append(t("review.nothing") + "\n", style="dim")
     for item in items:
-        text.append(f"• [{t(f'kind.{item.kind}')}] ", style="cyan")
-        text.append(item.text)
-        text.append(f" — {snap.author_name(item) or t('author.anonymous')}", style="dim")
+        text.append(f"• [{kind_text(item.kind)}] ", style="cyan")
+        text.append(line(item.text, TEXT_MAX))
+        author = line(snap.author_name(item), NAME_WIDTH) or t("author.anonymous")
+        text.append(f" — {author}", style="dim")
         state = item_state(item, snap)
         if state:
             text.append(f"  {state}", style="bold")
@@ -54,7 +54,9 @@ def _items(snap: Snapshot, items: tuple[Item, ...]) -> Text:
 
 
 def _fit(title: str, width: int) -> str:
-    return title if len(title) <= width else title[: width - 1] + "…"
+    """``title`` on one line of exactly ``width`` cells (cut, or padded)."""
+    shown = line(title, width)
+    return shown + " " * (width - cell_len(shown))
 
 
 def timeline(snap: Snapshot, width: int = 60) -> Text:
@@ -68,7 +70,7 @@ def timeline(snap: Snapshot, width: int = 60) -> Text:
     bars = max(8, width - label - 8)
     text = Text(t("review.timeline") + "\n", style="bold")
     for title, planned, actual in rows:
-        text.append(f"{_fit(title, label - 1):<{label}}")
+        text.append(_fit(title, label - 1) + " ")
         text.append("▒" * max(1, round(planned / longest * bars)), style="blue")
         text.append(f" {clock_text(planned)}\n", style="dim")
         text.append(" " * label)
@@ -76,6 +78,18 @@ def timeline(snap: Snapshot, width: int = 60) -> Text:
         text.append("█" * bar, style="red" if actual > planned else "green")
         text.append(f" {clock_text(actual)}\n")
     text.append(f"▒ {t('review.planned')}  █ {t('review.actual')}\n", style="dim")
+    return text
+
+
+def evaluation_bars(evaluation: Evaluation) -> Text:
+    """One line per rating, 5 down to 1: a bar and the count."""
+    text = Text()
+    most = max(evaluation.distribution) or 1
+    for rating in reversed(RATINGS):
+        count = evaluation.distribution[rating - 1]
+        text.append(f"{rating} ", style="bold")
+        text.append("█" * round(count / most * 20), style="green")
+        text.append(f" {count}\n", style="dim")
     return text
 
 
@@ -92,8 +106,8 @@ def group_summary(snap: Snapshot) -> Text:
         if evaluation.count:
             text.append(evaluation_text(evaluation) + "\n")
             text.append_text(evaluation_bars(evaluation))
-        for line in evaluation.feedback:
-            text.append(f"• “{line}”\n", style="italic")
+        for feedback in evaluation.feedback:
+            text.append(f"• “{line(feedback)}”\n", style="italic")
         text.append("\n")
     if snap.control.meeting is not None:
         text.append(t("meeting.heading") + "\n", style="bold underline")
@@ -109,16 +123,17 @@ def action_history(snap: Snapshot) -> Text:
     if not tracks:
         text.append(t("review.no_actions") + "\n", style="dim")
     for track in tracks:
-        text.append("\n• " + track.text, style="bold")
+        text.append("\n• " + line(track.text, TEXT_MAX), style="bold")
         if track.owner or track.due:
-            text.append("  " + " · ".join(p for p in ("→ " + track.owner if track.owner else "",
-                                                      track.due) if p), style="dim")
+            owner = "→ " + line(track.owner, NAME_WIDTH) if track.owner else ""
+            text.append("  " + " · ".join(p for p in (owner, line(track.due, 24)) if p),
+                        style="dim")
         text.append("\n")
         for step in track.steps:
-            text.append(f"    {_fit(step.title, 30)}: ", style="cyan")
-            text.append(t(f"status.{step.status or 'open'}"))
+            text.append(f"    {line(step.title, 30)}: ", style="cyan")
+            text.append(status_text(step.status))
             for note in step.notes:
-                text.append(f" — “{note}”", style="italic")
+                text.append(f" — “{line(note)}”", style="italic")
             text.append("\n")
     return text
 
@@ -143,10 +158,12 @@ class ReviewScreen(CercleScreen):
                    Option(t("review.timeline"), id="timeline")]
         if snap.action_tracks():  # actions decided here or carried over from earlier meetings
             options.append(Option(t("review.history"), id="history"))
-        options += [Option(f"{i + 1}. {p.title.get(lang)}", id=f"phase-{i}")
+        options += [Option(plain(f"{i + 1}. {line(p.title.get(lang), TITLE_WIDTH)}"),
+                           id=f"phase-{i}")
                     for i, p in enumerate(snap.phases)]
-        yield Static(Text(snap.info.title, style="bold") + Text(
-            f"  ·  {snap.protocol.name.get(lang) if snap.protocol else ''}", style="dim"),
+        protocol = snap.protocol.name.get(lang) if snap.protocol else ""
+        yield Static(plain(snap.info.title, TITLE_WIDTH, style="bold")
+                     + plain(f"  ·  {line(protocol, TITLE_WIDTH)}", style="dim"),
             id="review-title")
         with Horizontal():
             yield OptionList(*options, id="phases")
@@ -185,21 +202,39 @@ class ReviewScreen(CercleScreen):
             content.update(action_history(snap))
         else:
             index = int(page.removeprefix("phase-"))
-            board = self.room.session.board_at(index)
+            board, rebuilt = self._board_at(index)
             phase = snap.phases[index]
-            text = Text(phase.title.get(language()) + "\n", style="bold")
-            text.append(phase.instruction.get(language()) + "\n\n", style="italic dim")
-            text.append(t("review.board_at_end") + "\n", style="bold")
+            text = Text(line(phase.title.get(language()), TITLE_WIDTH) + "\n", style="bold")
+            text.append(paragraph(phase.instruction.get(language())) + "\n\n",
+                        style="italic dim")
+            text.append(t("review.board_at_end" if rebuilt else "review.board_now") + "\n",
+                        style="bold")
             text.append_text(_items(board, board.items))
             content.update(text)
 
+    def _board_at(self, index: int) -> tuple[Snapshot, bool]:
+        """The board as phase ``index`` closed, and whether it could be rebuilt; else the
+        board as it is now.
+
+        Rebuilding forks the document at the heads the phase change recorded, and the
+        Automerge binding can panic there (``MissingOps``, seen on files where someone
+        evaluated the session): a ``PanicException``, which ``except Exception`` lets
+        through. Reading a file must not close the app.
+        """
+        try:
+            return self.room.session.board_at(index), True
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+            return self.room.snapshot, False
+
     def action_export(self) -> None:
-        self.notify(export_all(self.room, language()))
+        self.post_message(ExportRequested(self.room))
 
     def action_host_again(self) -> None:
         """Open this session on the network again (a facilitator back after a crash)."""
         if self.room.path is not None:
-            self.app.resume_hosting(self.room.path)  # type: ignore[attr-defined]
+            self.post_message(ResumeRequested(self.room.path))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:

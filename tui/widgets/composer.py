@@ -7,6 +7,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Select
 
+from tui.format import NAME_WIDTH, kind_text, plain
 from tui.i18n import t
 
 
@@ -40,7 +41,7 @@ class Composer(Horizontal):
             self._people = people
             select = self.query_one("#speaker", Select)
             current = select.value
-            select.set_options(people)
+            select.set_options([(plain(name, NAME_WIDTH), pid) for name, pid in people])
             if current in {pid for _, pid in people}:
                 select.value = current
 
@@ -49,7 +50,7 @@ class Composer(Horizontal):
         select = self.query_one("#kind", Select)
         entry = self.query_one("#text", Input)
         current = select.value
-        options = [(t(f"kind.{k}"), k) for k in kinds]
+        options = [(plain(kind_text(k)), k) for k in kinds]
         if [o[1] for o in options] != getattr(self, "_kinds", None):
             self._kinds = [o[1] for o in options]
             select.set_options(options)
@@ -70,10 +71,10 @@ class Composer(Horizontal):
         event.stop()
         select = self.query_one("#kind", Select)
         text = event.value.strip()
-        if not text or select.value is Select.BLANK:
+        if not text or select.value is Select.NULL:
             return
         speaker = self.query_one("#speaker", Select).value
-        on_behalf = str(speaker) if self.has_class("scribe") and speaker is not Select.BLANK \
+        on_behalf = str(speaker) if self.has_class("scribe") and speaker is not Select.NULL \
             else ""
         self.post_message(self.Submitted(str(select.value), text, on_behalf))
         event.input.value = ""

@@ -14,12 +14,15 @@ from contextlib import suppress
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, TabbedContent, TabPane
 from textual.widgets.data_table import ColumnKey
 
+from model.schema import ITEM_KINDS
 from model.snapshot import Item, Snapshot
+from tui.format import NAME_WIDTH, TEXT_MAX, item_state, kind_text, plain
 from tui.i18n import t
 
 NEW = "●"
@@ -28,6 +31,12 @@ AUTHOR_WIDTH = 10
 
 def _lines(text: str, width: int) -> int:
     return max(1, len(textwrap.wrap(text, width)) if text else 1)
+
+
+def pane_id(kinds: list[str], kind: str) -> str:
+    """The id of ``kind``'s tab: the kind itself when it is one of ours, else its place
+    (a kind written by another program may be any text, and ids may not)."""
+    return f"tab-{kind}" if kind in ITEM_KINDS else f"tab-other-{kinds.index(kind)}"
 
 
 def kinds_of(snap: Snapshot) -> list[str]:
@@ -41,18 +50,6 @@ def kinds_of(snap: Snapshot) -> list[str]:
         if item.kind not in kinds:
             kinds.append(item.kind)
     return kinds or ["note"]
-
-
-def item_state(item: Item, snap: Snapshot) -> str:
-    if item.kind == "question":
-        return "✓ " + t("state.answered") if item.answered else ""
-    if item.kind in ("advice", "hypothesis"):
-        return "★ " + t("state.retained") if item.retained else ""
-    if item.kind == "action":
-        parts = ["→ " + snap.name_of(item.owner) if item.owner else "",
-                 item.due, t(f"status.{item.status or 'open'}")]
-        return " · ".join(p for p in parts if p)
-    return ""
 
 
 class ItemTable(DataTable[Text | str]):
@@ -74,9 +71,9 @@ class ItemBoard(Vertical):
     ItemBoard ItemTable { height: 1fr; }
     """
 
-    def __init__(self, snap: Snapshot, is_mine: Callable[[str], bool],
-                 **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, snap: Snapshot, is_mine: Callable[[str], bool], *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
         self.kinds = kinds_of(snap)
         self._is_mine = is_mine
         self._mine: dict[str, bool] = {}  # who created an item never changes
@@ -92,8 +89,9 @@ class ItemBoard(Vertical):
         self._tables: dict[str, ItemTable] = {}
         with TabbedContent(id="tabs"):
             for kind in self.kinds:
-                with TabPane(t(f"kinds.{kind}"), id=f"tab-{kind}"):
-                    table = ItemTable(id=f"table-{kind}", cursor_type="row", zebra_stripes=True)
+                title = Content(kind_text(kind, plural=True))  # plain: a kind may be any text
+                with TabPane(title, id=pane_id(self.kinds, kind)):
+                    table = ItemTable(cursor_type="row", zebra_stripes=True)
                     table.add_column(" ", key="new", width=1)
                     table.add_column(t("column.author"), key="author", width=AUTHOR_WIDTH)
                     table.add_column(t("column.text"), key="text", width=40)
@@ -136,14 +134,15 @@ class ItemBoard(Vertical):
     def active_kind(self) -> str:
         tabs = self.query("#tabs")
         active = tabs.first(TabbedContent).active if tabs else ""
-        return active.removeprefix("tab-") if active else self.kinds[0]
+        panes = {pane_id(self.kinds, kind): kind for kind in self.kinds}
+        return panes.get(active, self.kinds[0])
 
     def focus_kind(self, kind: str) -> None:
         """Show ``kind``'s tab (once the tabs exist: they mount after the board)."""
         if kind not in self.kinds:
             return
         try:
-            self.query_one("#tabs", TabbedContent).active = f"tab-{kind}"
+            self.query_one("#tabs", TabbedContent).active = pane_id(self.kinds, kind)
         except NoMatches:
             self.call_after_refresh(self.focus_kind, kind)
 
@@ -159,11 +158,12 @@ class ItemBoard(Vertical):
             self._mine[item_id] = self._is_mine(item_id)
         return self._mine[item_id]
 
-    def author_text(self, item: Item, snap: Snapshot) -> str:
+    def author_text(self, item: Item, snap: Snapshot) -> Text:
+        """The author as the column shows it (a DataTable reads a str as markup)."""
         name = snap.author_name(item)
         if not name:
-            return t("author.anonymous")
-        return name + (" ✎" if item.on_behalf else "")
+            return Text(t("author.anonymous"))
+        return plain(name, NAME_WIDTH) + (" ✎" if item.on_behalf else "")
 
     def show(self, snap: Snapshot) -> None:
         """Bring every table up to ``snap`` without moving cursors."""
@@ -197,7 +197,7 @@ class ItemBoard(Vertical):
                     continue
                 self._drawn[item.id] = (item, is_new, people)
                 state = item_state(item, snap)
-                body = Text(item.text)
+                body = plain(item.text, TEXT_MAX)  # wrapped in its cell, on one paragraph
                 if state:  # the state follows the text: narrow screens keep room for words
                     body.append(f"  {state}", style="bold green")
                 cells = (Text(NEW, style="bold yellow") if is_new else "",
@@ -216,10 +216,12 @@ class ItemBoard(Vertical):
                 if row != table.cursor_row:
                     table.move_cursor(row=row, animate=False)
             fresh = sum(1 for i in items if i.id not in self.seen and not self.mine(i.id))
-            label = f"{t(f'kinds.{kind}')} ({len(rows)})" + (f" {NEW}{fresh}" if fresh else "")
+            label = f"{kind_text(kind, plural=True)} ({len(rows)})" + (
+                f" {NEW}{fresh}" if fresh else "")
             if self._labels.get(kind) != label:  # setting a label costs a layout
                 with suppress(NoMatches, ValueError):  # before the tabs are mounted
-                    self.query_one("#tabs", TabbedContent).get_tab(f"tab-{kind}").label = label
+                    tabs = self.query_one("#tabs", TabbedContent)
+                    tabs.get_tab(pane_id(self.kinds, kind)).label = Text(label)
                     self._labels[kind] = label
 
     def mark_seen(self, kind: str | None = None) -> None:

@@ -6,16 +6,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from model.snapshot import Snapshot
+from tui.format import TITLE_WIDTH, clock_text, line, name, plain
 from tui.i18n import language, t
 
 BAR_WIDTH = 20
-
-
-def clock_text(ms: int) -> str:
-    """``mm:ss`` (``+mm:ss`` in overtime)."""
-    sign = "+" if ms < 0 else ""
-    seconds = abs(ms) // 1000
-    return f"{sign}{seconds // 60:02d}:{seconds % 60:02d}"
 
 
 def timer_level(remaining_ms: int, planned_ms: int) -> str:
@@ -58,17 +52,17 @@ def timer_text(snap: Snapshot, now_ms: int, width: int = BAR_WIDTH) -> tuple[Tex
 
 
 def floor_line(snap: Snapshot) -> str:
-    """Who has the floor, or where the round stands ("" when nobody has it)."""
+    """Who has the floor, or where the round stands ("" when nobody has it); plain text."""
     floor = snap.control.floor
     if floor.in_round:
-        line = t("round.status", n=floor.turn + 1, total=len(floor.order),
-                 name=snap.name_of(floor.speaker))
+        status = t("round.status", n=floor.turn + 1, total=len(floor.order),
+                   name=name(snap, floor.speaker))
         following = floor.next_in_round()
-        return line + " · " + (t("round.then", name=snap.name_of(following)) if following
-                               else t("round.last"))
+        return status + " · " + (t("round.then", name=name(snap, following)) if following
+                                 else t("round.last"))
     if floor.round_done:
         return t("round.done")
-    return t("floor.speaker", name=snap.name_of(floor.speaker)) if floor.speaker else ""
+    return t("floor.speaker", name=name(snap, floor.speaker)) if floor.speaker else ""
 
 
 class PhaseHeader(Static):
@@ -81,20 +75,21 @@ class PhaseHeader(Static):
         lang = language()
         phase = snap.current_phase
         state = snap.control.phase
-        line1 = Text(snap.info.title, style="bold")
+        # Title, phase titles and names all come from the document: plain text, one line.
+        line1 = plain(snap.info.title, TITLE_WIDTH, style="bold")
         if phase is not None:
             line1.append("  ·  ")
             line1.append(t("header.phase", n=state.index + 1, total=len(snap.phases)),
                          style="dim")
-            line1.append(f" {phase.title.get(lang)}", style="bold cyan")
+            line1.append(f" {line(phase.title.get(lang), TITLE_WIDTH)}", style="bold cyan")
         bar, level = timer_text(snap, now_ms)
         line2 = Text.assemble(bar)
         roles = snap.control.roles
-        people = [f"{t('role.facilitator')}: {snap.name_of(roles.facilitator)}"]
+        people = [f"{t('role.facilitator')}: {name(snap, roles.facilitator)}"]
         if roles.client:
-            people.append(f"{t('role.client')}: {snap.name_of(roles.client)}")
+            people.append(f"{t('role.client')}: {name(snap, roles.client)}")
         if roles.scribe:
-            people.append(f"{t('role.scribe')}: {snap.name_of(roles.scribe)}")
+            people.append(f"{t('role.scribe')}: {name(snap, roles.scribe)}")
         line2.append("   " + " · ".join(people), style="italic")
         lines = [line1, line2]
         floor = floor_line(snap)

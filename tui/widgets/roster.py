@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.format import NAME_WIDTH, line
 from tui.i18n import t
 from tui.room import Member, count_done, hand_order
 
@@ -25,7 +26,7 @@ def roster_text(members: list[Member]) -> Text:
     for m in members:
         text.append("● " if m.online else "○ ", style="green" if m.online else "dim")
         name_style = "bold reverse magenta" if m.speaker else ("bold" if m.me else "")
-        text.append(m.name, style=name_style)
+        text.append(line(m.name, NAME_WIDTH), style=name_style)  # typed on their laptop
         if m.speaker:
             text.append(" 🎤", style="bold magenta")
         for role in m.roles:

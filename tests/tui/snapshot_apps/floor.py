@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tests.tui.snapshot_apps.sessions import Group, SecondsClock, in_questions
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 from tui.room import Member, Room
 
 
@@ -34,7 +34,7 @@ def _room(people: Group, role: str) -> PresentRoom:
 
 
 def _app(room: Room, lang: str) -> CercleApp:
-    return CercleApp(start="live", room=room, lang=lang, advertise=False, clock=room.clock)
+    return make_app(start="live", room=room, lang=lang, advertise=False, clock=room.clock)
 
 
 def bob_speaks(lang: str) -> CercleApp:

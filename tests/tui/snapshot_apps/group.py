@@ -12,7 +12,7 @@ from model.protocols import builtin_protocols
 from model.session import Session
 from tests.replicas import FakeClock
 from tests.tui.snapshot_apps.sessions import Group, finished
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 NOON = 1_768_478_400_000  # 2026-01-15 12:00 UTC
 FOUR_WEEKS = 28 * 24 * 3600
@@ -44,7 +44,7 @@ def _next_meeting(previous: Session, title: str, clock: FakeClock) -> tuple[Grou
 
 def _app(people: Group, role: str, lang: str) -> CercleApp:
     room = people.room(role)
-    return CercleApp(start="live", room=room, lang=lang, advertise=False, clock=room.clock)
+    return make_app(start="live", room=room, lang=lang, advertise=False, clock=room.clock)
 
 
 def choosing_the_case() -> Group:
@@ -138,4 +138,4 @@ def meeting(lang: str) -> CercleApp:
 def review_history(lang: str) -> CercleApp:
     """The third meeting's file opened for review: each action across the three meetings."""
     room = third_meeting().room("facilitator", read_only=True)
-    return CercleApp(start="review", room=room, lang=lang, advertise=False, clock=room.clock)
+    return make_app(start="review", room=room, lang=lang, advertise=False, clock=room.clock)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 
 def app(lang: str) -> CercleApp:
-    return CercleApp(start="home", lang=lang, advertise=False)
+    return make_app(start="home", lang=lang, advertise=False)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 
 def app(lang: str = "en") -> CercleApp:
-    return CercleApp(start="host", lang=lang, advertise=False)
+    return make_app(start="host", lang=lang, advertise=False)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 
 def app(lang: str = "en") -> CercleApp:
-    return CercleApp(start="join", lang=lang, advertise=False, interfaces=["127.0.0.1"])
+    return make_app(start="join", lang=lang, advertise=False, interfaces=["127.0.0.1"])

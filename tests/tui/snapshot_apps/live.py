@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.tui.snapshot_apps.sessions import in_questions
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 ROLES = ("facilitator", "client", "consultant")
 
@@ -12,5 +12,5 @@ def app(role: str, lang: str) -> CercleApp:
     """``role``'s own replica, 7 min 30 s into the 20-minute question phase."""
     people = in_questions()
     room = people.room(role)
-    return CercleApp(start="live", room=room, lang=lang, advertise=False,
+    return make_app(start="live", room=room, lang=lang, advertise=False,
                      clock=room.clock)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tests.tui.snapshot_apps.sessions import finished
-from tui.app import CercleApp
+from tui.app import CercleApp, make_app
 
 
 def app(lang: str = "en") -> CercleApp:
     people = finished()
     room = people.room("facilitator", read_only=True)
-    return CercleApp(start="review", room=room, lang=lang, advertise=False, clock=room.clock)
+    return make_app(start="review", room=room, lang=lang, advertise=False, clock=room.clock)
