@@ -9,6 +9,7 @@ import pytest
 from automerge.core import Document, SyncState
 
 from model import sessionfile
+from model.binding import fork_at
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, LinkProblem, SaveFailed
@@ -435,7 +436,7 @@ async def test_changes_missing_their_dependencies_are_dropped_and_joiners_still_
     state = SyncState()
     message = holder.doc.generate_sync_message(state)  # opening: heads and bloom
     assert message is not None
-    fooled = Session(other.doc.fork_at(base))  # type: ignore[attr-defined]
+    fooled = Session(fork_at(other.doc, base))
     fooled_state = SyncState()
     fooled.doc.receive_sync_message(fooled_state, message)
     reply = fooled.doc.generate_sync_message(fooled_state)
