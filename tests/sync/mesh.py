@@ -8,15 +8,18 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from model.protocols import builtin_protocols
+from model.protocols import Protocol, builtin_protocols
 from model.session import Session
 from sync.events import NodeEvent
 from sync.link import LinkClosed, open_link
 from sync.node import SessionNode
 from sync.wire import PROTOCOL_VERSION, Changes, Hello, Ping, Pong, Sync
+from tests.conftest import open_to_all
 
 CODE = "4821-9130"
 LOOPBACK = "127.0.0.1"
+
+OPEN_CODEV = open_to_all(builtin_protocols()["codev"])  # any kind, any phase
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
@@ -42,8 +45,9 @@ class Recorder:
 
 
 def host_node(title: str = "Séance test", *, name: str = "Anne", code: str = CODE,
-              save_path: Path | None = None, **kwargs: object) -> SessionNode:
-    session = Session.create(title=title, protocol=builtin_protocols()["codev"], name=name)
+              save_path: Path | None = None, protocol: Protocol = OPEN_CODEV,
+              **kwargs: object) -> SessionNode:
+    session = Session.create(title=title, protocol=protocol, name=name)
     return SessionNode(session, code=code, name=name, is_host=True, listen_host=LOOPBACK,
                        save_path=save_path, on_event=Recorder(), **kwargs)  # type: ignore[arg-type]
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.events import LinkProblem
+from tests.conftest import open_to_all
 from tests.sync.mesh import (
     converged,
     host_node,
@@ -36,10 +37,12 @@ from tests.sync.mesh import (
 )
 from tests.sync.test_hostile_input import mutated
 
+OPEN_CODEV = open_to_all(builtin_protocols()["codev"])  # any kind, any phase
+
 
 def _genuine_messages() -> list[bytes]:
     """Every message of a real exchange: a replica with items meeting an empty one."""
-    ours = Session.create(title="Séance", protocol=builtin_protocols()["codev"], name="Anne")
+    ours = Session.create(title="Séance", protocol=OPEN_CODEV, name="Anne")
     for i in range(6):
         ours.add_item("question", f"Question {i} ?")
     theirs = Session.empty()
@@ -64,7 +67,7 @@ def _genuine_messages() -> list[bytes]:
 
 def _genuine_changes() -> list[bytes]:
     """The changes a replica pushes: a session made from nothing, then items added."""
-    ours = Session.create(title="Séance", protocol=builtin_protocols()["codev"], name="Anne")
+    ours = Session.create(title="Séance", protocol=OPEN_CODEV, name="Anne")
     for i in range(3):
         ours.add_item("question", f"Question {i} ?")
     return [change.bytes for change in ours.doc.get_changes([])]
@@ -82,7 +85,7 @@ hostile_changes = _damaged(GENUINE_CHANGES)
 
 
 def _target() -> Session:
-    session = Session.create(title="Cible", protocol=builtin_protocols()["codev"], name="Zoé")
+    session = Session.create(title="Cible", protocol=OPEN_CODEV, name="Zoé")
     session.add_item("note", "déjà là")
     return session
 

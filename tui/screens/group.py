@@ -32,6 +32,7 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Select, Static
 from textual.widgets.option_list import Option
 
+from model import rules
 from model.control import MEETING_MAX_MINUTES, PLACE_MAX, NextMeeting, valid_date, valid_time
 from model.records import Evaluation
 from model.schema import ACTION_STATUSES, FEEDBACK_MAX, RATINGS
@@ -45,37 +46,19 @@ ACTIONS = ("cases", "follow_up", "evaluate", "next_meeting")
 PROPOSAL_MAX = 120  # characters of a proposed case's title
 
 
-# -- when each key is offered ---------------------------------------------------------------
-def in_opening(snap: Snapshot) -> bool:
-    """The follow-up phases and the first phase after them, or a phase taking proposals."""
-    phase = snap.current_phase
-    if phase is not None and "proposal" in phase.kinds:
-        return True
-    leading = 0
-    while leading < len(snap.phases) and snap.phases[leading].follow_up:
-        leading += 1
-    return snap.control.phase.index <= leading
-
-
-def _closing(snap: Snapshot) -> bool:
-    state = snap.control.phase
-    return state.status == "ended" or state.index == len(snap.phases) - 1
-
-
+# -- when each key is offered (the rules themselves are model.rules') --------------------------
 def allowed(action: str, room: Room) -> bool:
     """Whether the live screen offers ``action`` (one of ``ACTIONS``) right now."""
     snap = room.snapshot
-    ended = snap.control.phase.status == "ended"
-    facilitating = "facilitator" in room.my_roles
     match action:
         case "cases":
-            return not ended and in_opening(snap) and (not snap.control.case or facilitating)
+            return bool(rules.may_propose(snap, room.me))
         case "follow_up":
             return bool(snap.items_of("action"))
         case "evaluate":
-            return _closing(snap)
+            return bool(rules.may_evaluate(snap, room.me))
         case "next_meeting":
-            return facilitating and _closing(snap)
+            return bool(rules.may_control(snap, room.me, "meeting")) and rules.closing(snap)
     return False
 
 
