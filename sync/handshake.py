@@ -4,11 +4,11 @@ Each side sends a Spake message (SPAKE2 bound to the session tag), then a Confir
 HMAC of the transcript under a key only the holder of the same code can derive. SPAKE2 never
 fails by itself on a wrong code, it just yields different keys, so the Confirm is what tells.
 
-Derivation (changing it breaks compatibility; 2 is ``PROTOCOL_VERSION``): SPAKE2_Symmetric
-with idSymmetric "cercle/2/" + tag gives a secret; HKDF-SHA256 (no salt) of it with info
-"cercle/2/confirm initiator" / "... responder" gives each role's confirmation key, and "cercle/2/key
+Derivation (changing it breaks compatibility; 3 is ``PROTOCOL_VERSION``): SPAKE2_Symmetric
+with idSymmetric "cercle/3/" + tag gives a secret; HKDF-SHA256 (no salt) of it with info
+"cercle/3/confirm initiator" / "... responder" gives each role's confirmation key, and "cercle/3/key
 initiator->responder" / "... responder->initiator" the session keys. Each Confirm is
-HMAC-SHA256 of "cercle/2/transcript" + the length-prefixed (4-byte big-endian) initiator Spake
+HMAC-SHA256 of "cercle/3/transcript" + the length-prefixed (4-byte big-endian) initiator Spake
 msg, responder Spake msg and tag.
 """
 
