@@ -31,6 +31,7 @@ __all__ = [
     "op_id_parts",
     "patch_location",
     "splice_text",
+    "written_by",
 ]
 
 
@@ -94,6 +95,12 @@ def op_id_parts(raw: bytes) -> tuple[int, bytes] | None:
     except ValueError:
         return None
     return counter, raw[2:actor_end]
+
+
+def written_by(raw: bytes, actor: bytes) -> bool:
+    """Whether the op or object id ``raw`` names ``actor`` (``op_id_parts`` without
+    decoding the counter: readers ask it for every field they read)."""
+    return len(raw) > 2 and raw[1] == len(actor) and raw[2:2 + raw[1]] == actor
 
 
 def entries(doc: Document, obj: bytes) -> dict[str, tuple[Any, bytes]]:

@@ -17,6 +17,7 @@ import msgspec
 from automerge.core import Document, ObjType
 
 from model.authorship import parse_op_id, writer
+from model.binding import op_id_parts, written_by
 from model.protocols import LocalText, Phase
 from model.reading import authored_python, field, fields, object_ids
 from model.schema import (
@@ -331,29 +332,40 @@ def decode_item(
     for value, nested in entries.values():
         if isinstance(value, ObjType):
             objects += object_ids(doc, nested)
-    maker = writer(obj)
-    kind = own_field(entries, "kind", str, "", maker)
-    if not kind or not maker or (proven and not item_id.startswith(maker[:ITEM_ID_PREFIX])):
+    parts = op_id_parts(obj)
+    if parts is None:
+        return None, objects
+    raw_maker = parts[1]
+    maker = raw_maker.hex()
+
+    def own(key: str, typ: type[Any], default: Any) -> Any:
+        got = entries.get(key)
+        if got is None or not written_by(got[1], raw_maker):
+            return default
+        return field(entries, key, typ, default)
+
+    kind = own("kind", str, "")
+    if not kind or (proven and not item_id.startswith(maker[:ITEM_ID_PREFIX])):
         return None, objects
     text = ""
     got = entries.get("text")
-    if got is not None and writer(got[1]) == maker:
+    if got is not None and written_by(got[1], raw_maker):
         if got[0] == ObjType.Text:
             text = doc.text(got[1])
         elif not isinstance(got[0], ObjType) and isinstance(got[0][1], str):
             text = got[0][1]
     hidden = kind in anonymous
-    status = own_field(entries, "status", str, "", maker)
+    status = own("status", str, "")
     origin: ActionOrigin | None = None
     history: tuple[ActionStep, ...] = ()
     marks: list[tuple[str, Mark]] = []
     updates: list[StampedUpdate] = []
     if kind == "action":
         sub = entries.get("origin")
-        if sub is not None and sub[0] == ObjType.Map and writer(sub[1]) == maker:
+        if sub is not None and sub[0] == ObjType.Map and written_by(sub[1], raw_maker):
             origin = _origin(authored_python(doc, sub[1], maker))
         sub = entries.get("history")
-        if sub is not None and sub[0] == ObjType.List and writer(sub[1]) == maker:
+        if sub is not None and sub[0] == ObjType.List and written_by(sub[1], raw_maker):
             history = _steps(authored_python(doc, sub[1], maker))
     if not proven:  # formats 1 and 2: marks and updates were written into the item
         for key in MARK_KEYS:
@@ -369,16 +381,16 @@ def decode_item(
         kind=kind,
         text=clean_text(text, TEXT_MAX),
         author="" if hidden else maker,
-        phase=own_field(entries, "phase", int, 0, maker),
-        created=own_field(entries, "created", int, 0, maker),
-        on_behalf="" if hidden else own_field(entries, "on_behalf", str, "", maker),
-        owner=own_field(entries, "owner", str, "", maker),
-        due=clean_line(own_field(entries, "due", str, "", maker), NAME_MAX),
+        phase=own("phase", int, 0),
+        created=own("created", int, 0),
+        on_behalf="" if hidden else own("on_behalf", str, ""),
+        owner=own("owner", str, ""),
+        due=clean_line(own("due", str, ""), NAME_MAX),
         # An action's status is its author's (absent: overwritten by someone else, or a
         # file from elsewhere): "open" then, as every action starts.
         status=status if status in ACTION_STATUSES else ("open" if kind == "action" else ""),
-        status_note=clean_line(own_field(entries, "status_note", str, "", maker), FEEDBACK_MAX),
-        owner_name=clean_line(own_field(entries, "owner_name", str, "", maker), NAME_MAX),
+        status_note=clean_line(own("status_note", str, ""), FEEDBACK_MAX),
+        owner_name=clean_line(own("owner_name", str, ""), NAME_MAX),
         anonymous=hidden,
         origin=origin,
         history=history,
