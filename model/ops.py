@@ -415,6 +415,10 @@ def set_mark(doc: Document, item_id: str, *, actor: bytes, mark: str, value: boo
     person = _person(doc, actor)
     with doc.transaction() as tx:
         marks, _ = _child_or_new(tx, person, mark, ObjType.Map)
+        # Readers take the latest mark of everyone allowed: marking again what one marked
+        # before must be a new op, and Automerge writes nothing for an equal value.
+        if tx.get(marks, item_id) is not None:
+            tx.delete(marks, item_id)
         tx.put(marks, item_id, ScalarType.Boolean, value)
 
 

@@ -71,6 +71,9 @@ def test_op_ids_name_the_writer_and_a_lamport_counter() -> None:
     other.merge(doc)  # another document, another actor table: still decodes
     assert binding.op_id_parts(other.get(ROOT, "session")[1]) == (2, actor)  # type: ignore[index]
     assert doc.get_changes([])[0].actor_id == actor
+    assert binding.written_by(obj, actor)
+    assert not binding.written_by(obj, Identity.generate().actor)
+    assert not binding.written_by(ROOT, actor)
 
 
 def test_keys_and_values_list_a_map_in_the_same_order() -> None:

@@ -156,6 +156,39 @@ def test_an_older_file_keeps_the_old_rule_and_cannot_be_hosted(session: Session)
     assert Session.continue_from(session.doc, name="Anne").snapshot.info.verified
 
 
+def test_an_older_files_marks_and_updates_in_the_item_count_by_role(
+        room: tuple[Session, Session, Session]) -> None:
+    """Format 2 kept marks and updates in the item, written by whoever made them."""
+    anne, bob, carl = room
+    make_legacy(anne)
+    question = anne.add_item("question", "Depuis quand ?")
+    act = anne.add_item("action", "Appeler Marc", owner=bob.me)
+    _everyone_reads((anne, bob, carl))
+
+    def legacy_update(replica: Session, status: str) -> None:
+        with raw(replica) as tx:
+            item = _map(replica, "items", act)
+            got = tx.get(item, "updates")
+            listed = got[1] if got else tx.put_object(item, "updates", ObjType.List)
+            entry = tx.insert_object(listed, tx.length(listed), ObjType.Map)
+            tx.put(entry, "status", ScalarType.Str, status)
+
+    with raw(carl) as tx:  # a consultant, who never was client
+        tx.put(_map(carl, "items", question), "answered", ScalarType.Boolean, True)
+    legacy_update(carl, "dropped")
+    _everyone_reads((anne, bob, carl))
+    assert not anne.snapshot.item(question).answered  # type: ignore[union-attr]
+    assert anne.snapshot.item(act).status == "open"  # type: ignore[union-attr]
+    with raw(bob) as tx:  # the client (Automerge writes nothing for an equal value)
+        tx.put(_map(bob, "items", question), "answered", ScalarType.Boolean, False)
+    with raw(bob) as tx:
+        tx.put(_map(bob, "items", question), "answered", ScalarType.Boolean, True)
+    legacy_update(bob, "in_progress")  # the owner
+    _everyone_reads((anne, bob, carl))
+    assert anne.snapshot.item(question).answered  # type: ignore[union-attr]
+    assert anne.snapshot.item(act).status == "in_progress"  # type: ignore[union-attr]
+
+
 # -- authors ------------------------------------------------------------------------------
 def test_a_forged_author_field_does_not_change_the_author(
         room: tuple[Session, Session, Session]) -> None:
@@ -246,6 +279,9 @@ def test_the_latest_mark_of_those_who_may_mark_wins(
     anne.mark_answered(question, False)  # later: the facilitator takes it back
     _everyone_reads((anne, bob, carl))
     assert not carl.snapshot.item(question).answered  # type: ignore[union-attr]
+    bob.mark_answered(question)  # and the client marks it again
+    _everyone_reads((anne, bob, carl))
+    assert carl.snapshot.item(question).answered  # type: ignore[union-attr]
 
 
 def test_status_updates_count_only_from_those_who_may_update(
