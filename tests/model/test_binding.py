@@ -128,3 +128,15 @@ def test_changes_have_a_class_only_the_stubs_name() -> None:
     import automerge._automerge as native
 
     assert not hasattr(native, "Change")  # hence the TYPE_CHECKING import in model.binding
+
+
+def test_putting_an_equal_value_writes_nothing() -> None:
+    """Why ``ops.set_mark`` deletes before it puts: the latest mark must be a new op."""
+    doc, _ = _doc()
+    with doc.transaction() as tx:
+        tx.put(ROOT, "answered", ScalarType.Boolean, True)
+    first = doc.get(ROOT, "answered")[1]  # type: ignore[index]
+    heads = doc.get_heads()
+    with doc.transaction() as tx:
+        tx.put(ROOT, "answered", ScalarType.Boolean, True)
+    assert doc.get_heads() == heads and doc.get(ROOT, "answered")[1] == first  # type: ignore[index]
