@@ -49,6 +49,7 @@ from model.schema import (
     K_GROUP,
     K_SESSION,
     OPEN_STATUSES,
+    TITLE_MAX,
 )
 from model.sessionfile import SessionFileError
 from model.snapshot import Snapshot, SnapshotBuilder
@@ -172,7 +173,8 @@ def next_session_document(
                 _origin(previous, item), (*item.history, step))))
     if not title:
         day = datetime.fromtimestamp(now / 1000).strftime("%Y-%m-%d")
-        title = f"{group.name} — {day}"
+        suffix = f" — {day}"
+        title = group.name[:TITLE_MAX - len(suffix)] + suffix
     doc = ops.create_session(
         identity=identity, title=title, protocol=chosen, name=name,
         now=now, anonymous=info.anonymous_kinds if anonymous is None else anonymous,
@@ -191,6 +193,8 @@ def next_session_document(
 def first_session_extra(protocol: Protocol, *, title: str, group: str) -> dict[str, Any]:
     """Session keys of a group's first session: a new group, and the template's
     follow-up phases, kept so that the next session can open with them."""
+    if len(group.strip()) > TITLE_MAX:
+        raise ops.OperationError(f"a group's name is at most {TITLE_MAX} characters")
     extra: dict[str, Any] = {
         K_GROUP: {"id": secrets.token_hex(16), "name": group.strip() or title.strip(),
                   "members": []},

@@ -530,6 +530,14 @@ def test_local_writes_are_limited(session: Session) -> None:
     with pytest.raises(ops.OperationError, match="at most 60"):
         Session.create(title="T", protocol=session.snapshot.protocol,  # type: ignore[arg-type]
                        name="A" * 61)
+    with pytest.raises(ops.OperationError, match="group's name is at most 200"):
+        Session.create(title="T", protocol=session.snapshot.protocol,  # type: ignore[arg-type]
+                       name="Anne", group="G" * 201)
+    longest = Session.create(title="T", protocol=session.snapshot.protocol,  # type: ignore[arg-type]
+                             name="Anne", group="G" * 200)
+    longest.end()
+    title = Session.continue_from(longest.doc, name="Anne").snapshot.info.title
+    assert len(title) == 200 and title.startswith("G" * 187 + " — ")
 
 
 def test_a_huge_text_written_raw_is_cut_on_read(session: Session) -> None:
