@@ -88,8 +88,11 @@ def build(n_items: int, seed: int = 7) -> tuple[Session, list[Session]]:
     for index in range(n_items):
         if index and index % per_phase == 0 and host.snapshot.control.phase.index < phases - 1:
             host.advance()
-        kind = rng.choice(KINDS)
-        text = sentence(rng, kind)
+        phase = host.snapshot.current_phase
+        allowed = phase.kinds if phase is not None else ()
+        # The kinds this phase takes (model.rules), in the proportions of a session.
+        kind = rng.choice([k for k in KINDS if k in allowed] or list(allowed))
+        text = sentence(rng, kind if kind in TEXTS else "note")
         extra = {"owner": rng.choice(people).me, "due": "2026-12-15"} if kind == "action" else {}
         host.add_item(kind, text, **extra)
     return host, people
@@ -137,13 +140,14 @@ def main() -> None:
                 b.receive_sync_message(sb, msg)
     samples, full = [], []
     for i in range(30):
-        peer.add_item("question", f"Question distante {i} ?")
+        peer.add_item("learning", f"Leçon distante {i}")  # the last phase takes learnings
         msgs = []
         while (msg := peer.generate_sync_message(state_peer)) is not None:
             msgs.append(msg)
             reply = host.doc.generate_sync_message(state_host)
             start = time.perf_counter()
             host.receive_sync_message(state_host, msg)
+            host.refresh()  # the snapshot is read in lazily: count it here
             samples.append((time.perf_counter() - start) * 1000)
             if reply is not None:
                 peer.doc.receive_sync_message(state_peer, reply)

@@ -57,7 +57,7 @@ TEXTS = [
     "Planifier un entretien avec Julie avant le 15",
     "Le contrat clair au début a rendu les conseils plus utiles.",
 ]
-KINDS = ["question", "question", "advice", "action", "learning"]
+KINDS = ["note"]  # what everyone may add in the opening phase (model.rules)
 
 T0 = time.monotonic()
 

@@ -20,7 +20,7 @@ that is not a Cercle session, or is corrupt, is refused before that.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ import msgspec
 from automerge.core import ROOT, Document, ObjType
 
 from model import ops
+from model.keys import Identity
 from model.protocols import Phase, Protocol, builtin_protocols, protocol_to_builtins
 from model.reading import child, scalar
 from model.records import (
@@ -48,6 +49,7 @@ from model.schema import (
     K_GROUP,
     K_SESSION,
     OPEN_STATUSES,
+    TITLE_MAX,
 )
 from model.sessionfile import SessionFileError
 from model.snapshot import Snapshot, SnapshotBuilder
@@ -95,7 +97,7 @@ def _names(*lists: Sequence[str]) -> list[str]:
 
 def _step(snap: Snapshot, item: Item) -> ActionStep:
     """How ``item`` stood at the end of the session ``snap``."""
-    updates = tuple(StepUpdate(u.status, u.note, snap.name_of(u.by), u.at)
+    updates = tuple(StepUpdate(u.status, u.note, snap.plain_name_of(u.by), u.at)
                     for u in item.updates)
     if not updates and item.status_note:  # an action written before format 2
         updates = (StepUpdate(item.status or "open", item.status_note),)
@@ -106,6 +108,11 @@ def _step(snap: Snapshot, item: Item) -> ActionStep:
 def _origin(snap: Snapshot, item: Item) -> ActionOrigin:
     info = snap.info
     return item.origin or ActionOrigin(info.id, info.title, info.created, item.id)
+
+
+def _owner_name(snap: Snapshot, item: Item) -> str:
+    """An action owner's name as the next session looks for it (no namesake suffix)."""
+    return snap.plain_name_of(item.owner) if item.owner else item.owner_name
 
 
 def _plain(value: Any) -> Any:
@@ -136,7 +143,7 @@ def resolve_protocol(snap: Snapshot, protocol: Protocol | None) -> Protocol:
 def next_session_document(
     previous: Snapshot,
     *,
-    actor: bytes,
+    identity: Identity,
     name: str,
     now: int,
     title: str | None = None,
@@ -150,7 +157,7 @@ def next_session_document(
     except ValueError as exc:
         raise SessionFileError(source, str(exc)) from None
     group = group_of(previous)
-    members = _names(group.members, [p.name for p in previous.participants])
+    members = _names(group.members, [p.plain_name or p.name for p in previous.participants])
     info = previous.info
     chain = [*(_plain(link) for link in info.chain),
              {"id": info.id, "title": info.title, "created": info.created}]
@@ -162,21 +169,22 @@ def next_session_document(
             carried.append((item, step))
         else:
             closed.append(_plain(ClosedAction(
-                item.text, previous.owner_label(item), item.due, step.status,
+                item.text, _owner_name(previous, item), item.due, step.status,
                 _origin(previous, item), (*item.history, step))))
     if not title:
         day = datetime.fromtimestamp(now / 1000).strftime("%Y-%m-%d")
-        title = f"{group.name} — {day}"
+        suffix = f" — {day}"
+        title = group.name[:TITLE_MAX - len(suffix)] + suffix
     doc = ops.create_session(
-        actor=actor, session_id=uuid.uuid4().hex, title=title, protocol=chosen, name=name,
+        identity=identity, title=title, protocol=chosen, name=name,
         now=now, anonymous=info.anonymous_kinds if anonymous is None else anonymous,
         extra={K_GROUP: {"id": group.id, "name": group.name, "members": members},
                K_CHAIN: chain, K_CLOSED_ACTIONS: closed},
     )
     for n, (item, step) in enumerate(carried):
         ops.add_carried_action(  # a millisecond apart: the board keeps their order
-            doc, actor=actor, text=item.text, phase=0, now=now + n,
-            owner_name=previous.owner_label(item), due=item.due, status=step.status,
+            doc, actor=identity.actor, text=item.text, phase=0, now=now + n,
+            owner_name=_owner_name(previous, item), due=item.due, status=step.status,
             origin=_plain(_origin(previous, item)),
             history=[_plain(s) for s in (*item.history, step)])
     return doc
@@ -185,8 +193,10 @@ def next_session_document(
 def first_session_extra(protocol: Protocol, *, title: str, group: str) -> dict[str, Any]:
     """Session keys of a group's first session: a new group, and the template's
     follow-up phases, kept so that the next session can open with them."""
+    if len(group.strip()) > TITLE_MAX:
+        raise ops.OperationError(f"a group's name is at most {TITLE_MAX} characters")
     extra: dict[str, Any] = {
-        K_GROUP: {"id": uuid.uuid4().hex, "name": group.strip() or title.strip(),
+        K_GROUP: {"id": secrets.token_hex(16), "name": group.strip() or title.strip(),
                   "members": []},
     }
     follow_up = [protocol_to_builtins(protocol)["phases"][i]

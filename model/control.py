@@ -13,20 +13,30 @@ The same replay keeps the other shared facilitator state: who has the floor
 (``floor``, or a round-robin ``round`` walked with ``turn``), the case chosen
 among the proposals (``case``, which also names the client) and the next
 meeting (``meeting``, the only event that still counts after ``end``).
+
+In a session whose creator is proven (format 3, ``SessionInfo.verified``)
+every event must also carry its writer's signature over its canonical
+encoding (``canonical_event``) and a random ``id``: an unsigned, badly signed
+or copied event is ignored, so a hand-over is a signed delegation and nobody
+can replay the facilitator's events. Files of formats 1 and 2 keep the rule
+by op actor alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
+from typing import Any
 
 import msgspec
-from automerge.core import Document, ObjType
+from automerge.core import Document, ObjType, ScalarType
 
 from model.authorship import parse_op_id
-from model.reading import child, scalar
-from model.schema import CONTROL_TYPES, K_CONTROL, ROLES
+from model.binding import entries
+from model.keys import control_message, verify
+from model.schema import CONTROL_TYPES, E_BY, E_ID, E_SIG, ROLES
+from model.text import clean_line
 
 
 class ControlEvent(msgspec.Struct, frozen=True):
@@ -36,6 +46,7 @@ class ControlEvent(msgspec.Struct, frozen=True):
     at: int  # ms since the epoch, facilitator's clock
     actor: str
     counter: int
+    id: str = ""  # format 3: random; a second event with the same id is a copy
     to: int = -1  # goto: target phase index
     minutes: int = 0  # extend
     role: str = ""  # role
@@ -152,36 +163,115 @@ class ControlState(msgspec.Struct, frozen=True):
     # Who held the floor in the current phase, first time first (a phase move
     # clears it): the facilitator's participation view, never exported.
     spoke: tuple[str, ...] = ()
+    # Everyone who ever held each role in this session, first time first (the
+    # creator is the first facilitator): whose marks and updates count.
+    facilitators: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+    scribes: tuple[str, ...] = ()
+
+    def ever_held(self, who: str, *roles: str) -> bool:
+        """Whether ``who`` held one of ``roles`` at some point of the session."""
+        if not who:
+            return False
+        held = {"facilitator": self.facilitators, "client": self.clients,
+                "scribe": self.scribes}
+        return any(who in held.get(role, ()) for role in roles)
 
 
-def _read_event(doc: Document, obj: bytes, actor: str, counter: int) -> ControlEvent | None:
-    kind = scalar(doc, obj, "type", str, "")
+class UnsupportedValue(ValueError):
+    """A value that has no canonical encoding (a timestamp, a counter...)."""
+
+
+def plain_value(value: Any) -> Any:
+    """``value`` as a writer stores it and a reader reads it back: str, int, float, bool,
+    None, bytes, lists and string-keyed maps of those (a tuple is a list)."""
+    if value is None or isinstance(value, (str, int, float, bytes)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(v) for v in value]
+    return str(value)
+
+
+_PLAIN_TYPES = (ScalarType.Str, ScalarType.Int, ScalarType.Uint, ScalarType.F64,
+                ScalarType.Boolean, ScalarType.Null, ScalarType.Bytes)
+
+
+def read_plain(doc: Document, value: Any, obj: bytes) -> Any:
+    """The document value ``(value, obj)`` as plain Python; UnsupportedValue for a type
+    that ``canonical_event`` cannot encode."""
+    if value == ObjType.Map:
+        return {key: read_plain(doc, v, o) for key, (v, o) in entries(doc, obj).items()}
+    if value == ObjType.List:
+        return [read_plain(doc, v, o) for v, o in doc.values(obj)]
+    if value == ObjType.Text:
+        return doc.text(obj)
+    if isinstance(value, tuple) and value[0] in _PLAIN_TYPES:
+        return value[1]
+    raise UnsupportedValue(str(value))
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def canonical_event(event: Mapping[str, Any], by: str) -> bytes:
+    """The bytes a control event's signature covers.
+
+    Every field of the event except ``sig``, plus ``"by"``: the hex id of the log
+    owner, as one MessagePack map with its keys (and those of nested maps) in
+    sorted order, encoded in the shortest form (see ``docs/file-format.md``).
+    """
+    body = {key: value for key, value in event.items() if key != E_SIG}
+    body[E_BY] = by
+    return msgspec.msgpack.encode(_sorted(body))
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _int(data: Mapping[str, Any], key: str, default: int) -> int:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return ()
+    return tuple(v if isinstance(v, str) else "" for v in value)
+
+
+def decode_event(data: Mapping[str, Any], actor: str, counter: int) -> ControlEvent | None:
+    """The control event in ``data`` (a log entry as plain Python), None if it is none."""
+    kind = _text(data, "type")
     if kind not in CONTROL_TYPES:
         return None
     return ControlEvent(
         type=kind,
-        at=scalar(doc, obj, "at", int, 0),
+        at=_int(data, "at", 0),
         actor=actor,
         counter=counter,
-        to=scalar(doc, obj, "to", int, -1),
-        minutes=scalar(doc, obj, "minutes", int, 0),
-        role=scalar(doc, obj, "role", str, ""),
-        who=scalar(doc, obj, "who", str, ""),
-        heads=tuple(h for h in _strings(doc, obj, "heads") if len(h) == 64),
-        order=_strings(doc, obj, "order"),
-        step=scalar(doc, obj, "step", int, 0),
-        item=scalar(doc, obj, "item", str, ""),
-        date=scalar(doc, obj, "date", str, ""),
-        time=scalar(doc, obj, "time", str, ""),
-        place=scalar(doc, obj, "place", str, ""),
+        id=_text(data, E_ID),
+        to=_int(data, "to", -1),
+        minutes=_int(data, "minutes", 0),
+        role=_text(data, "role"),
+        who=_text(data, "who"),
+        heads=tuple(h for h in _texts(data, "heads") if len(h) == 64),
+        order=_texts(data, "order"),
+        step=_int(data, "step", 0),
+        item=_text(data, "item"),
+        date=_text(data, "date"),
+        time=_text(data, "time"),
+        place=_text(data, "place"),
     )
-
-
-def _strings(doc: Document, obj: bytes, key: str) -> tuple[str, ...]:
-    log = child(doc, obj, key, ObjType.List)
-    if log is None:
-        return ()
-    return tuple(scalar(doc, log, i, str, "") for i in range(doc.length(log)))
 
 
 _TIME = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
@@ -220,30 +310,76 @@ def meeting_problem(day: str, at: str, place: str, minutes: int) -> str:
     return ""
 
 
-def gather_events(doc: Document) -> tuple[list[ControlEvent], int]:
-    """Every authentic control event in causal order, and the count of forged ones."""
-    logs = child(doc, b"\x00", K_CONTROL, ObjType.Map)
+# Verified events, by (entry object id, canonical bytes, signature): a refresh re-reads
+# every log, and checking a signature costs about 0.1 ms.
+VerifiedCache = dict[tuple[bytes, bytes, bytes], bool]
+_CACHE_MAX = 20_000
+
+
+def _signed(entry: bytes, data: Mapping[str, Any], owner: str, session_id: str,
+            cache: VerifiedCache) -> bool:
+    sig = data.get(E_SIG)
+    if not isinstance(sig, bytes) or not _text(data, E_ID):
+        return False
+    canonical = canonical_event(data, owner)
+    key = (entry, canonical, sig)
+    ok = cache.get(key)
+    if ok is None:
+        try:
+            owner_key = bytes.fromhex(owner)
+        except ValueError:
+            return False
+        ok = verify(owner_key, sig, control_message(session_id, canonical))
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = ok
+    return ok
+
+
+def gather_events(
+    doc: Document, logs: bytes | None, *, session_id: str = "", signed: bool = False,
+    cache: VerifiedCache | None = None,
+) -> tuple[list[ControlEvent], int]:
+    """Every authentic control event in causal order, and the count of the others.
+
+    An entry counts only when the log's owner created it; when ``signed``, also
+    when its signature by the owner verifies for ``session_id`` and its id is
+    the first of its kind (copies are counted with the others).
+    """
     events: list[ControlEvent] = []
     forged = 0
     if logs is None:
         return events, 0
-    for actor in doc.keys(logs):
-        log = child(doc, logs, actor, ObjType.List)
-        if log is None:
+    cache = {} if cache is None else cache
+    for actor, (value, log) in entries(doc, logs).items():
+        if value != ObjType.List:
             continue
-        for index in range(doc.length(log)):
-            got = doc.get(log, index)
-            if got is None or got[0] != ObjType.Map:
+        for kind, entry in doc.values(log):
+            op = parse_op_id(entry)
+            if kind != ObjType.Map or op is None or op.actor != actor:
                 forged += 1
                 continue
-            op = parse_op_id(got[1])
-            event = _read_event(doc, got[1], actor, op.counter) if op else None
-            # An entry counts only when the log's owner created it.
-            if op is None or op.actor != actor or event is None:
+            try:
+                data = read_plain(doc, kind, entry)
+            except UnsupportedValue:
+                forged += 1
+                continue
+            event = decode_event(data, actor, op.counter)
+            if event is None or (signed and not _signed(entry, data, actor, session_id, cache)):
                 forged += 1
                 continue
             events.append(event)
     events.sort(key=lambda e: (e.counter, e.actor))
+    if signed:
+        seen: set[str] = set()
+        unique = []
+        for event in events:
+            if event.id in seen:
+                forged += 1
+                continue
+            seen.add(event.id)
+            unique.append(event)
+        events = unique
     return events, forged
 
 
@@ -300,6 +436,8 @@ def replay(
     spoke: list[str] = []
     case = ""
     meeting: NextMeeting | None = None
+    held: dict[str, list[str]] = {"facilitator": [creator] if creator else [], "client": [],
+                                  "scribe": []}
 
     def state() -> PhaseState:
         return PhaseState(
@@ -333,6 +471,8 @@ def replay(
                 spoke = []
             case "role":
                 roles[ev.role] = ev.who
+                if ev.who and ev.who not in held[ev.role]:
+                    held[ev.role].append(ev.who)
             case "end":
                 actual.append((index, elapsed))
                 extended.append((index, extra))
@@ -349,15 +489,27 @@ def replay(
                 floor = Floor(speaker=speaker, order=floor.order, turn=turn)
             case "case":
                 case, roles["client"] = ev.item, ev.who
+                if ev.who not in held["client"]:
+                    held["client"].append(ev.who)
             case "meeting":
-                meeting = NextMeeting(ev.date, ev.time, ev.place.strip(), ev.minutes,
-                                      ev.at) if ev.date else None
+                meeting = NextMeeting(ev.date, ev.time, clean_line(ev.place, PLACE_MAX),
+                                      ev.minutes, ev.at) if ev.date else None
         if floor.speaker and floor.speaker not in spoke:
             spoke.append(floor.speaker)
-    return ControlState(state(), Roles(**roles), ignored, floor, case, meeting, tuple(spoke))
+    return ControlState(state(), Roles(**roles), ignored, floor, case, meeting, tuple(spoke),
+                        tuple(held["facilitator"]), tuple(held["client"]),
+                        tuple(held["scribe"]))
 
 
-def read_control(doc: Document, creator: str, phase_count: int) -> ControlState:
-    """The session's phase state and roles, as every honest reader agrees on them."""
-    events, forged = gather_events(doc)
+def read_control(
+    doc: Document, logs: bytes | None, creator: str, phase_count: int, *,
+    session_id: str = "", signed: bool = False, cache: VerifiedCache | None = None,
+) -> ControlState:
+    """The session's phase state and roles, as every honest reader agrees on them.
+
+    ``logs`` is the ``control`` map; ``signed`` (a verified session) requires every
+    event to be signed by its log's owner for ``session_id``.
+    """
+    events, forged = gather_events(doc, logs, session_id=session_id, signed=signed,
+                                   cache=cache)
     return replay(events, creator, phase_count, forged)

@@ -16,6 +16,7 @@ import msgspec
 
 from model import charts, ics
 from model.records import ActionOrigin, ActionStep, ActionTrack, Item
+from model.schema import ITEM_ID_LENGTH, ITEM_ID_PREFIX
 from model.snapshot import Snapshot
 from model.timestamps import local_from_ms, utc_from_ms
 
@@ -111,7 +112,11 @@ def _steps_data(steps: tuple[ActionStep, ...]) -> list[dict[str, Any]]:
 
 
 def _item_data(snap: Snapshot, item: Item, phase_key: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": item.id, "kind": item.kind, "text": item.text}
+    # An item id starts with its author's actor (format 3), which the participants' ids
+    # would give away: an anonymous item is exported under its random part only.
+    public = item.id[ITEM_ID_PREFIX:] if item.anonymous and len(item.id) == ITEM_ID_LENGTH \
+        else item.id
+    entry: dict[str, Any] = {"id": public, "kind": item.kind, "text": item.text}
     if item.anonymous:
         entry["author"] = ANONYMOUS
     else:

@@ -4,14 +4,14 @@
 through its named methods (each one ``model.ops`` transaction); remote
 changes arrive through ``receive_sync_message`` or ``merge``; either way
 ``refresh`` brings the snapshot up to date and listeners hear one event.
-Permission checks here mirror the rules that ``model.control`` enforces on
-read, so a local user gets a clear refusal instead of a silently ignored edit.
+Every intent checks the method's rules (``model.rules``) first, so a person,
+a script or a headless peer gets a clear refusal (``NotAllowed``) instead of
+a write that every reader would ignore.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,15 +19,28 @@ from typing import Any
 import msgspec
 from automerge.core import ROOT, Document, Message, ObjType, SyncState
 
-from model import continuation, ops
-from model.authorship import parse_op_id
+from model import continuation, ops, rules
+from model.binding import fork_at, is_rust_panic
 from model.changes import changes_message, sync_message_needs
 from model.control import meeting_problem
+from model.keys import Identity, admission_message
 from model.protocols import Protocol
 from model.reading import child, scalar
 from model.records import Item
-from model.schema import ACTION_STATUSES, FEEDBACK_MAX, K_ITEMS, K_PARTICIPANTS, RATINGS
+from model.rules import NotAllowed
+from model.schema import (
+    ACTION_STATUSES,
+    FEEDBACK_MAX,
+    FIRST_SIGNED_FORMAT,
+    K_ITEMS,
+    K_PARTICIPANTS,
+    MARKS_BY_KIND,
+    P_HIDDEN,
+    RATINGS,
+)
 from model.snapshot import Snapshot, SnapshotBuilder
+
+__all__ = ["LegacySession", "NotAllowed", "Session", "SyncFailed", "wall_clock_ms"]
 
 Listener = Callable[[Snapshot], None]
 
@@ -36,14 +49,9 @@ class SyncFailed(ValueError):
     """Automerge could not take or make a sync message (its message says why)."""
 
 
-def _is_rust_panic(exc: BaseException) -> bool:
-    # pyo3 turns a panic inside the binding into PanicException, a BaseException that
-    # cannot be imported by name: seen once under load, during a ten-peer burst.
-    return type(exc).__name__ == "PanicException"
-
-
-class NotAllowed(PermissionError):
-    """The local participant's role does not allow this operation."""
+class LegacySession(ValueError):
+    """A session from an older Cercle: nothing in it proves who created it, so it cannot
+    be hosted live (it can be read, exported, merged and continued)."""
 
 
 def wall_clock_ms() -> int:
@@ -51,16 +59,18 @@ def wall_clock_ms() -> int:
 
 
 class Session:
-    """One replica of a session document, as seen by the participant ``actor``."""
+    """One replica of a session document, as seen by the participant ``identity``
+    (a laptop's key in this session: its public key is the Automerge actor)."""
 
     def __init__(
         self,
         doc: Document,
         *,
-        actor: bytes | None = None,
+        identity: Identity | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        self.actor = actor or ops.new_actor()
+        self.identity = identity or Identity.generate()
+        self.actor: bytes = self.identity.actor
         doc.set_actor(self.actor)
         self.doc = doc
         self.clock = clock
@@ -80,7 +90,7 @@ class Session:
         title: str,
         protocol: Protocol,
         name: str,
-        actor: bytes | None = None,
+        identity: Identity | None = None,
         clock: Callable[[], int] = wall_clock_ms,
         extra: dict[str, Any] | None = None,
         continuing: bool = False,
@@ -96,16 +106,15 @@ class Session:
         ``continuing`` an earlier one; to continue one for real, with its
         actions and history, use :meth:`continue_from`.
         """
-        actor = actor or ops.new_actor()
+        identity = identity or Identity.generate()
         session_extra = {} if continuing else continuation.first_session_extra(
             protocol, title=title, group=group)
         protocol = msgspec.structs.replace(protocol, phases=protocol.phases_for(continuing))
         doc = ops.create_session(
-            actor=actor, session_id=uuid.uuid4().hex, title=title,
-            protocol=protocol, name=name, now=clock(),
+            identity=identity, title=title, protocol=protocol, name=name, now=clock(),
             extra={**session_extra, **(extra or {})}, anonymous=anonymous,
         )
-        return cls(doc, actor=actor, clock=clock)
+        return cls(doc, identity=identity, clock=clock)
 
     @classmethod
     def continue_from(
@@ -117,7 +126,7 @@ class Session:
         protocol: Protocol | None = None,
         group: str | None = None,
         anonymous: Sequence[str] | None = None,
-        actor: bytes | None = None,
+        identity: Identity | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> Session:
         """The next session of the group of ``previous`` (a document or a file).
@@ -139,17 +148,17 @@ class Session:
         snap = continuation.read_previous(doc, source)
         if group is not None and group.strip():
             continuation.check_group(snap, group, source)
-        actor = actor or ops.new_actor()
+        identity = identity or Identity.generate()
         new = continuation.next_session_document(
-            snap, actor=actor, name=name, now=clock(), title=title, protocol=protocol,
+            snap, identity=identity, name=name, now=clock(), title=title, protocol=protocol,
             anonymous=anonymous, source=source)
-        return cls(new, actor=actor, clock=clock)
+        return cls(new, identity=identity, clock=clock)
 
     @classmethod
-    def empty(cls, *, actor: bytes | None = None,
+    def empty(cls, *, identity: Identity | None = None,
               clock: Callable[[], int] = wall_clock_ms) -> Session:
         """An empty replica that a joiner fills through sync."""
-        return cls(Document(), actor=actor, clock=clock)
+        return cls(Document(), identity=identity, clock=clock)
 
     # -- reading ----------------------------------------------------------
     @property
@@ -163,6 +172,25 @@ class Session:
         if self._stale or self._items_added:
             self.refresh()
         return self._builder.snapshot
+
+    @property
+    def is_legacy(self) -> bool:
+        """A session from an older Cercle (format 1 or 2), or one whose creator nothing
+        proves: it can be read, exported, merged and continued, not hosted live."""
+        return not self.snapshot.info.verified
+
+    def check_can_host(self, source: str = "FILE") -> None:
+        """Raise ``LegacySession`` (with what to do instead) unless this session can be
+        hosted live; ``source`` names its file in the message."""
+        info = self.snapshot.info
+        if info.verified:
+            return
+        made = (f"an older Cercle (format {info.format})"
+                if info.format < FIRST_SIGNED_FORMAT else "a document that does not hold together")
+        raise LegacySession(
+            f"this session comes from {made}: nothing in it proves who created it, so it "
+            f"cannot be hosted live. Start the group's next session from it with "
+            f"`cercle host --continue {source}` (its open actions come along).")
 
     @property
     def is_facilitator(self) -> bool:
@@ -208,7 +236,7 @@ class Session:
         try:
             return self.doc.generate_sync_message(state)
         except BaseException as exc:
-            if not _is_rust_panic(exc):
+            if not is_rust_panic(exc):
                 raise
             raise SyncFailed(f"Automerge failed to prepare a message: {exc}") from None
 
@@ -223,7 +251,7 @@ class Session:
         try:
             self.doc.receive_sync_message(state, message)
         except BaseException as exc:  # the binding raises bare Exception on bad input
-            if not (isinstance(exc, Exception) or _is_rust_panic(exc)):
+            if not (isinstance(exc, Exception) or is_rust_panic(exc)):
                 raise
             # Automerge may have kept part of it (changes before the bad bytes): nothing of
             # a rejected message stays.
@@ -273,7 +301,7 @@ class Session:
 
     def _restore(self, heads: list[bytes]) -> None:
         """Make the document exactly what it was at ``heads`` (nothing held back either)."""
-        clean = self.doc.fork_at(heads)  # type: ignore[attr-defined]
+        clean = fork_at(self.doc, heads)
         clean.set_actor(self.actor)
         self.doc = clean
         self._builder = SnapshotBuilder(clean)
@@ -292,19 +320,36 @@ class Session:
     def _done(self) -> None:
         self.refresh()
 
-    def join(self, name: str) -> None:
-        ops.join(self.doc, actor=self.actor, name=name, now=self.clock())
+    def join(self, name: str, admission: bytes = b"") -> None:
+        """Join (or change one's name); ``admission`` is the creator's signature that
+        admits this laptop (``admission_for``), kept in one's own participant map."""
+        ops.join(self.doc, actor=self.actor, name=name, now=self.clock(), admission=admission)
         self._done()
+
+    def admission_for(self, member_actor: bytes) -> bytes:
+        """The creator's signature admitting the laptop whose actor is ``member_actor``
+        to this session (readers then show it as admitted)."""
+        info = self.snapshot.info
+        if not info.verified or info.creator != self.me:
+            raise NotAllowed("only the session's creator admits a laptop")
+        return self.identity.sign(admission_message(info.id, member_actor))
+
+    def _fresh(self) -> Snapshot:
+        # Items we added since the last refresh change neither the phase, the roles nor
+        # anonymity: a script adding a hundred items refreshes once, on the next read.
+        return self._builder.snapshot if not self._stale else self.snapshot
+
+    def check_add(self, kind: str, text: str, on_behalf: str = "") -> None:
+        """Raise (``OperationError``, ``NotAllowed``) unless ``kind`` with ``text`` may be
+        added now by this participant."""
+        ops.check_item(kind, text, {})
+        rules.enforce(rules.may_add(self._fresh(), self.me, kind, on_behalf))
 
     def add_item(self, kind: str, text: str, *, on_behalf: str = "", **fields: Any) -> str:
         """Add an item in the current phase; returns its id."""
-        if on_behalf and on_behalf != self.me:
-            roles = self.snapshot.control.roles
-            if self.me not in (roles.scribe, roles.facilitator):
-                raise NotAllowed("only the scribe or the facilitator can write for someone else")
-        # Items we added since the last refresh change neither the phase nor anonymity: a
-        # script adding a hundred items refreshes once, when the snapshot is next read.
-        snap = self._builder.snapshot if not self._stale else self.snapshot
+        snap = self._fresh()
+        ops.check_item(kind, text, fields)
+        rules.enforce(rules.may_add(snap, self.me, kind, on_behalf))
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
             phase=snap.control.phase.index, now=self._created(),
@@ -318,8 +363,12 @@ class Session:
 
     def add_items(self, entries: Sequence[tuple[str, str]]) -> list[str]:
         """Add several ``(kind, text)`` items in the current phase as one change; their ids.
-        Nothing is added if any of them is invalid (OperationError)."""
-        snap = self._builder.snapshot if not self._stale else self.snapshot
+        Nothing is added if any of them is invalid (OperationError) or not allowed now
+        (NotAllowed)."""
+        snap = self._fresh()
+        for kind, text in entries:
+            ops.check_item(kind, text, {})
+            rules.enforce(rules.may_add(snap, self.me, kind))
         ids = ops.add_items(
             self.doc, actor=self.actor, phase=snap.control.phase.index,
             now=self._created(len(entries)),
@@ -337,50 +386,80 @@ class Session:
         return start
 
     def is_mine(self, item_id: str) -> bool:
-        """Whether this replica wrote the item, or a scribe wrote it for us.
+        """Whether this laptop wrote the item: its map was created by our actor.
 
         Works for anonymous items too (their author is in no snapshot): the
-        item's own id names the device that created it.
+        item's object id names the device that created it.
         """
-        item = self.snapshot.item(item_id)
-        if item is None:
-            return False
-        if not item.anonymous:
-            return self.me in (item.author, item.on_behalf)
         items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
         obj = child(self.doc, items, item_id, ObjType.Map) if items is not None else None
-        op = parse_op_id(obj) if obj is not None else None
-        return op is not None and op.actor == self.me
+        return obj is not None and ops.created_by(obj, self.actor)
+
+    def _item(self, item_id: str) -> Item:
+        item = self.snapshot.item(item_id)
+        if item is None:
+            raise ops.OperationError(f"no item '{item_id}' in this session")
+        return item
 
     def edit_item(self, item_id: str, text: str) -> None:
+        """Change the text of one of our items."""
+        item = self._item(item_id)
+        rules.enforce(rules.may_edit(self.snapshot, self.me, item, mine=self.is_mine(item_id)))
         ops.edit_item(self.doc, item_id, text)
         self._done()
 
     def delete_item(self, item_id: str) -> None:
+        """Delete one of our items (the facilitator hides others' instead)."""
+        item = self._item(item_id)
+        rules.enforce(rules.may_delete(self.snapshot, self.me, item,
+                                       mine=self.is_mine(item_id)))
         ops.delete_item(self.doc, item_id)
         self._done()
 
-    def mark_answered(self, item_id: str, answered: bool = True) -> None:
-        ops.set_item_fields(self.doc, item_id, answered=answered)
+    def hide_item(self, item_id: str, hidden: bool = True) -> None:
+        """The facilitator hides an item from the board and the minutes (or shows it again).
+
+        It stays in the document and its history: this is moderation, not erasure.
+        """
+        rules.enforce(rules.may_hide(self.snapshot, self.me))
+        if hidden:
+            self._item(item_id)
+        ops.set_mark(self.doc, item_id, actor=self.actor, mark=P_HIDDEN, value=hidden)
         self._done()
 
-    def mark_retained(self, item_id: str, retained: bool = True) -> None:
-        ops.set_item_fields(self.doc, item_id, retained=retained)
+    def _mark(self, item_id: str, kinds: tuple[str, ...], value: bool) -> None:
+        item = self._item(item_id)
+        if item.kind not in kinds:
+            raise ops.OperationError(f"a {item.kind} cannot be marked so")
+        rules.enforce(rules.may_mark(self.snapshot, self.me, item))
+        ops.set_mark(self.doc, item_id, actor=self.actor, mark=MARKS_BY_KIND[item.kind],
+                     value=value)
         self._done()
+
+    def mark_answered(self, item_id: str, answered: bool = True) -> None:
+        """The client (or the facilitator) marks a question answered."""
+        self._mark(item_id, ("question",), answered)
+
+    def mark_retained(self, item_id: str, retained: bool = True) -> None:
+        """The client (or the facilitator) marks advice or a hypothesis retained."""
+        self._mark(item_id, ("advice", "hypothesis"), retained)
 
     def set_action(self, item_id: str, **fields: Any) -> None:
         """Set an action's owner, due date (ISO), status or status note.
 
-        A status or note goes through :meth:`update_action` (kept in the
-        action's update list, so concurrent updates are all kept). Nothing is
-        written when any part is refused.
+        A status or note goes through :meth:`update_action` (each writer's updates
+        are kept in their own list, so concurrent updates are all kept). Nothing
+        is written when any part is refused.
         """
         status = fields.pop("status", None)
         note = fields.pop("status_note", None)
         updating = status is not None or note is not None
+        item = self._action(item_id)
         if updating:
-            self._check_update(self._action(item_id), status, note or "")
+            self._check_update(item, status, note or "")
         if fields:
+            rules.enforce(rules.may_set_action(self.snapshot, self.me, item,
+                                               mine=self.is_mine(item_id)))
             ops.set_item_fields(self.doc, item_id, **fields)
             self.refresh()
         if updating:
@@ -389,9 +468,7 @@ class Session:
             self._done()
 
     def _action(self, item_id: str) -> Item:
-        item = self.snapshot.item(item_id)
-        if item is None:
-            raise ops.OperationError(f"no item '{item_id}' in this session")
+        item = self._item(item_id)
         if item.kind != "action":
             raise ops.OperationError("only an action has a status")
         return item
@@ -399,17 +476,11 @@ class Session:
     def may_update(self, item: Item) -> bool:
         """Who may update an action's status: its owner (for a carried action,
         the participant with the owner's name), its writer, the facilitator, the
-        scribe — or anyone when it has no owner."""
-        roles = self.snapshot.control.roles
-        owner = self.snapshot.owner_id(item)
-        if not owner and not item.owner_name:
-            return True
-        return self.me in (owner, item.author, roles.facilitator, roles.scribe)
+        scribe — or anyone when it has no owner (``rules.may_update_status``)."""
+        return bool(rules.may_update_status(self.snapshot, self.me, item))
 
     def _check_update(self, item: Item, status: str | None, note: str) -> None:
-        if not self.may_update(item):
-            raise NotAllowed("only the action's owner, the facilitator or the scribe "
-                             "can update its status")
+        rules.enforce(rules.may_update_status(self.snapshot, self.me, item))
         if status is not None and status not in ACTION_STATUSES:
             raise ops.OperationError(f"unknown action status '{status}'")
         if len(" ".join(note.split())) > FEEDBACK_MAX:
@@ -421,13 +492,15 @@ class Session:
         note; the status shown is the same on every replica."""
         item = self._action(item_id)
         self._check_update(item, status, note)
-        ops.append_action_update(self.doc, item_id, status=status or item.status or "open",
+        ops.append_action_update(self.doc, item_id, actor=self.actor,
+                                 status=status or item.status or "open",
                                  note=" ".join(note.split()), now=self.clock())
         self._done()
 
     # -- choosing the case, evaluation --------------------------------------------
     def vote(self, proposal_id: str) -> None:
         """Vote for a proposal (one vote each; voting again moves it, "" withdraws it)."""
+        rules.enforce(rules.may_vote(self.snapshot, self.me))
         if proposal_id:
             proposal = self.snapshot.item(proposal_id)
             if proposal is None or proposal.kind != "proposal":
@@ -449,6 +522,7 @@ class Session:
         ``rating`` None and an empty feedback withdraw them. Only the
         aggregate appears in snapshots and exports.
         """
+        rules.enforce(rules.may_evaluate(self.snapshot, self.me))
         if rating is not None and (isinstance(rating, bool) or rating not in RATINGS):
             raise ops.OperationError("a rating is a whole number from 1 to 5")
         line = " ".join(feedback.split())
@@ -471,11 +545,10 @@ class Session:
 
     # -- facilitator controls -------------------------------------------------
     def _control(self, type: str, **fields: Any) -> None:
-        if not self.is_facilitator:
-            raise NotAllowed("only the facilitator can do this")
-        if self.snapshot.control.phase.status == "ended" and type != "meeting":
-            raise NotAllowed("the session has ended")
-        ops.append_control(self.doc, actor=self.actor, type=type, now=self.clock(), **fields)
+        snap = self.snapshot
+        rules.enforce(rules.may_control(snap, self.me, type))
+        ops.append_control(self.doc, identity=self.identity, session_id=snap.info.id,
+                           type=type, now=self.clock(), **fields)
         self._done()
 
     def start(self) -> None:
@@ -618,9 +691,7 @@ class Session:
         if not closing or not closing[-1].heads:
             return self.snapshot
         try:
-            # fork_at is the binding's fork at given heads (missing from its stubs).
-            past = self.doc.fork_at(  # type: ignore[attr-defined]
-                [bytes.fromhex(h) for h in closing[-1].heads])
+            past = fork_at(self.doc, [bytes.fromhex(h) for h in closing[-1].heads])
         except Exception:  # heads this replica does not hold (a partial copy)
             return self.snapshot
         return SnapshotBuilder(past).snapshot

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from model.protocols import builtin_protocols
+from model.protocols import ITEM_KINDS, Protocol, builtin_protocols
 from model.session import Session
 from tests.replicas import FakeClock
 
@@ -26,9 +27,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def open_to_all(protocol: Protocol) -> Protocol:
+    """``protocol`` with every phase open to everyone for every kind of item."""
+    return msgspec.structs.replace(protocol, phases=tuple(
+        msgspec.structs.replace(phase, contributors=("everyone",), kinds=ITEM_KINDS)
+        for phase in protocol.phases))
+
+
 @pytest.fixture
-def codev():  # type: ignore[no-untyped-def]
-    return builtin_protocols()["codev"]
+def codev() -> Protocol:
+    """Co-development's phases (titles, time boxes, follow-up), each open to everyone for
+    every kind: tests of storage, merging, sync and exports need not walk the method's
+    phases to add an item. ``tests/model/test_rules.py`` tests the rules on the real
+    protocol (``builtin_protocols()["codev"]``)."""
+    return open_to_all(builtin_protocols()["codev"])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from model import sessionfile
 from model.session import Session
+from tui import identity
 from tui.cli import main
 
 ROOT = Path(__file__).parents[1]
@@ -131,9 +132,12 @@ def test_protocols_listing() -> None:
 # -- issue 5: the group across sessions, anonymity, ics, protocol check ------------
 
 def _as_creator(path: Path) -> Session:
-    """The session of ``path`` reopened on its creator's laptop."""
-    doc = sessionfile.load(path).doc
-    return Session(doc, actor=bytes.fromhex(Session(doc.fork()).snapshot.info.creator))
+    """The session of ``path`` reopened on its creator's laptop (``cercle new`` kept the
+    creator's key there)."""
+    loaded = sessionfile.load(path)
+    session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
+    assert session.is_facilitator
+    return session
 
 
 def _first_with_actions(path: Path) -> None:
@@ -141,7 +145,7 @@ def _first_with_actions(path: Path) -> None:
     assert main(["new", "--title", "Janvier", "--name", "Anne", "--group", "Managers Lyon",
                  "-o", str(path)]) == 0
     session = _as_creator(path)
-    session.start()
+    session.goto([p.key for p in session.snapshot.phases].index("synthesis"))
     session.add_item("action", "Appeler la DRH", owner=session.me, due="2027-02-01")
     done = session.add_item("action", "Déjà fait", owner=session.me)
     session.update_action(done, "done")
@@ -309,3 +313,59 @@ def test_host_headless_continue(tmp_path: Path) -> None:
         env={**os.environ, "CERCLE_HOME": str(tmp_path / "home")})
     assert refused.returncode == 1
     assert "belongs to the group “Managers Lyon”, not “Autre”" in refused.stderr
+
+
+# -- the creator's key, kept on the computer that made the session ----------------------------
+def test_new_keeps_the_creators_key_so_hosting_the_file_here_facilitates(
+        tmp_path: Path) -> None:
+    path = tmp_path / "atelier.cercle"
+    assert main(["new", "--title", "Atelier", "--name", "Anne", "-o", str(path)]) == 0
+    loaded = sessionfile.load(path)
+    kept = identity.identity_for(loaded.session_id)
+    assert kept is not None
+    assert Session(loaded.doc, identity=kept).is_facilitator
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "host", "--headless", "--file", str(path),
+         "--no-advertise", "--interface", "127.0.0.1", "--json", "--script"],
+        input="status\nquit\n", capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env=dict(os.environ))  # the same computer: the same CERCLE_HOME
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line)["event"] for line in out.stdout.splitlines()]
+    assert "warning" not in events and "ready" in events
+
+
+def test_new_names_the_facilitator_from_the_settings_or_the_account(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    from tui.settings import Settings
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "jdupont")
+    first = tmp_path / "1.cercle"
+    assert main(["new", "--title", "A", "-o", str(first)]) == 0
+    assert [p.name for p in Session(sessionfile.load(first).doc).snapshot.participants] == [
+        "jdupont"]
+    Settings(name="Juliette Dupont").save()
+    second = tmp_path / "2.cercle"
+    assert main(["new", "--title", "B", "-o", str(second)]) == 0
+    assert [p.name for p in Session(sessionfile.load(second).doc).snapshot.participants] == [
+        "Juliette Dupont"]
+
+
+def test_an_older_file_is_not_hosted_but_continued(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from model.protocols import builtin_protocols
+    from tests.replicas import make_legacy
+
+    old = Session.create(title="Vieille séance", protocol=builtin_protocols()["codev"],
+                         name="Anne")
+    make_legacy(old)
+    path = tmp_path / "old.cercle"
+    sessionfile.save(path, old.doc)
+    capsys.readouterr()
+    assert main(["host", "--headless", "--file", str(path), "--no-advertise",
+                 "--interface", "127.0.0.1"]) == 1
+    err = capsys.readouterr().err
+    assert "older Cercle (format 2)" in err and f"cercle host --continue {path}" in err
+    assert main(["info", str(path)]) == 0  # still read, exported, continued
+    assert main(["new", "--continue", str(path), "-o", str(tmp_path / "next.cercle")]) == 0

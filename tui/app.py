@@ -25,7 +25,7 @@ from textual.screen import Screen
 
 from model import sessionfile
 from model.protocols import Protocol
-from model.session import Session
+from model.session import LegacySession, Session
 from model.snapshot import Snapshot
 from sync.codes import InvalidCode, generate_code
 from sync.events import (
@@ -289,7 +289,12 @@ class CercleApp(App[int]):
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        session = Session(loaded.doc, actor=identity.actor_for(loaded.session_id))
+        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
+        try:
+            session.check_can_host(str(path))
+        except LegacySession as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
         if not session.is_facilitator:
             self.notify(t("host.not_facilitator"), severity="warning", timeout=10)
         await self._serve(session, path)
@@ -301,7 +306,7 @@ class CercleApp(App[int]):
         so the laptops already in it find it again by themselves.
         """
         session_id = session.snapshot.info.id
-        identity.remember(session_id, session.actor, path)
+        identity.remember(session_id, session.identity, path)
         # What the command line asked for wins; then what this session had before.
         port, code = identity.hosting(session_id) or (0, generate_code())
         port, code = self.hosting.port or port, self.hosting.code or code
@@ -399,24 +404,24 @@ class CercleApp(App[int]):
             return
         session_id = session.snapshot.info.id
         earlier = identity.earlier(session_id)
-        if earlier is not None and earlier[0].hex() in {p.peer_id for p in node.peers}:
+        if earlier is not None and earlier[0].me in {p.peer_id for p in node.peers}:
             earlier = None  # that actor is in the room right now: two of it would clash
         if earlier is None:
             path = default_file(session.snapshot.info.title)
         else:
             # This laptop was in this session (a crash, a quit): come back as the same
             # person, from the same file, instead of a second "Bob".
-            actor, path, doc = earlier
+            known, path, doc = earlier
             received = session.doc
             await node.stop()
-            session = Session(doc, actor=actor)
+            session = Session(doc, identity=known)
             session.merge(received)
             node = SessionNode(session, code=node.code, name=name, tag=node.tag,
                                listen_host=self.listen_host, on_event=self._on_node_event)
             if not await self._fetch(node, target.host, target.port, say):
                 return
         node.save_path = path
-        identity.remember(session_id, session.actor, path)
+        identity.remember(session_id, session.identity, path)
         session.join(name)
         node.local_changed()
         await self._stack.enter_async_context(_Running(node))

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import codecs
 import contextlib
+import getpass
 import io
 import logging
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
-from model.schema import ANONYMIZABLE_KINDS
+from model.schema import ANONYMIZABLE_KINDS, NAME_MAX
 from model.session import Session
 from sync.codes import normalize_code
 from tui.headless import HeadlessError
@@ -46,6 +47,20 @@ def _open_session(path: str) -> Session:
               f"{loaded.format}); parts this version does not know are kept but not shown",
               file=sys.stderr)
     return Session(loaded.doc)
+
+
+def default_name() -> str:
+    """The name to write when none is given: the one saved in the settings, else the name
+    of this computer's account ("" when neither is known)."""
+    from tui.settings import Settings
+
+    name = Settings.load().name.strip()
+    if not name:
+        try:
+            name = getpass.getuser().strip()
+        except (OSError, KeyError, ImportError):  # no account name (a container, Windows)
+            name = ""
+    return name[:NAME_MAX]
 
 
 def _anonymous_kinds(text: str | None) -> list[str] | None:
@@ -73,10 +88,13 @@ def _continued(path: str, *, name: str, title: str | None, protocol: str | None,
 
 
 def cmd_new(args: argparse.Namespace) -> None:
+    from tui import identity
+
     out = Path(args.output)
     if out.exists() and not args.force:
         raise CommandError(f"{out} already exists (use --force to replace it)")
     anonymous = _anonymous_kinds(args.anonymous)
+    args.name = args.name or default_name()
     if args.continue_from:
         if args.continue_from and Path(args.continue_from).resolve() == out.resolve():
             raise CommandError("write the next session to a new file, not over the "
@@ -92,6 +110,8 @@ def cmd_new(args: argparse.Namespace) -> None:
             name=args.name, anonymous=anonymous or (), group=args.group or "",
         )
     sessionfile.save(out, session.doc)
+    # This computer's key is the creator's: `cercle host --file` here hosts as facilitator.
+    identity.remember(session.snapshot.info.id, session.identity, out.resolve())
     print(f"created {out}: “{session.snapshot.info.title}” "
           f"({session.snapshot.protocol.key if session.snapshot.protocol else '?'})")
 
@@ -305,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol",
                    help="a built-in protocol key (see 'cercle protocols') or a TOML file "
                         f"(default: {DEFAULT_PROTOCOL}; with --continue: the previous one)")
-    p.add_argument("--name", default="Facilitator", help="your name (the facilitator)")
+    p.add_argument("--name", help="your name, the facilitator's (default: the name saved "
+                                  "in the settings, else this computer's account name)")
     p.add_argument("-o", "--output", required=True, help="the file to write (*.cercle)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
     _add_group_options(p)

@@ -201,7 +201,7 @@ class Demo:
         text = self.text
         client = bot.session.is_client
         match key:
-            case "expose" if client:
+            case "expose" if bot.name == self.text["people"][1]:  # a consultant notes it
                 await self._pause(2)
                 bot.act(bot.session.add_item, "note", text["note"])
             case "questions" if not client:

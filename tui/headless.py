@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from model import sessionfile
-from model.ops import OperationError, check_item
+from model.ops import OperationError
 from model.protocols import DEFAULT_PROTOCOL, load_protocol
 from model.session import NotAllowed, Session
 from sync.codes import generate_code
@@ -177,9 +177,9 @@ def _run_commands(node: SessionNode, lines: list[str | None], say: Printer) -> b
         word, _, rest = line.strip().partition(" ")
         if word == "add":
             kind, _, text = rest.partition(" ")
-            try:
-                check_item(kind, text, {})
-            except OperationError as exc:
+            try:  # the phase's kinds and contributors, as for a person (model.rules)
+                node.session.check_add(kind, text)
+            except (OperationError, NotAllowed) as exc:
                 say("error", f"refused: {exc}", message=str(exc))
                 continue
             adds.append((kind, text))
@@ -293,7 +293,8 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
         sessionfile.save(path, session.doc)
     elif file and Path(file).exists():  # noqa: ASYNC240 - one stat before the loop runs
         loaded = sessionfile.load(file)
-        session = Session(loaded.doc, actor=identity.actor_for(loaded.session_id))
+        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
+        session.check_can_host(file)
         path = Path(file)
     else:
         if not title:
@@ -302,7 +303,7 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
                                  name=name)
         path = Path(file) if file else default_file(title)
         sessionfile.save(path, session.doc)
-    identity.remember(session.snapshot.info.id, session.actor)
+    identity.remember(session.snapshot.info.id, session.identity, path)
     if not session.is_facilitator:
         say("warning", "note: you are not this session's facilitator on this computer")
     node = SessionNode(session, code=code or generate_code(), name=name, is_host=True,
@@ -368,7 +369,7 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
     existed = path is not None and path.exists()
     if path is not None and existed:
         loaded = sessionfile.load(path)
-        session = Session(loaded.doc, actor=identity.actor_for(loaded.session_id))
+        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
     else:
         session = Session.empty()
     node = SessionNode(session, code=code, name=name, tag=target.tag or tag,
@@ -388,7 +389,7 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
                     raise HeadlessError(f"wrong join code: {node.refused}")
                 raise HeadlessError(f"cannot reach the session at {target.host}:{target.port} "
                                     f"within {timeout:.0f} s")
-            identity.remember(session.snapshot.info.id, session.actor)
+            identity.remember(session.snapshot.info.id, session.identity, path)
             if session.me not in {p.id for p in session.snapshot.participants}:
                 session.join(name)
                 node.local_changed()

@@ -1,23 +1,37 @@
-"""Which Automerge actor this computer uses in each session, and the file it keeps it in.
+"""This computer's key in each session, the file it keeps the session in, and how it
+hosted it.
 
-Reusing one's actor after a restart keeps one's place in the session (the
-facilitator stays facilitator, a participant who rejoins is not listed twice).
-It is safe because a node saves every local change before sending it, so a
-restarted replica that starts from its file never reuses a change number that
+A laptop's key (``model.keys.Identity``) *is* who it is in a session: its
+public key is its Automerge actor, and only the private key can sign for it.
+Keeping it lets a laptop restarted after a crash or a quit come back as the
+same participant (the facilitator stays facilitator), and lets ``cercle
+host --file`` on the computer that ran ``cercle new`` host as the creator.
+Reusing a key is safe because a node saves every local change before sending
+it, so a replica restarted from its file never reuses a change number that
 peers already hold.
+
+The private keys live in ``<data>/keys/<session id>.key`` (the 32-byte seed):
+the folder is created 0700 and each file 0600 (``os.chmod`` is best effort
+on Windows, where the folder is the user's own anyway). Stores written by
+older versions (an actor id without its key, ``identities.json``) are ignored:
+such a session is joined anew.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from automerge.core import Document
 
 from model import sessionfile
+from model.keys import Identity
 from tui.paths import data_dir
+
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")  # also what makes a safe file name
 
 
 def _read(store: Path) -> dict[str, Any]:
@@ -36,8 +50,17 @@ def _write(store: Path, session_id: str, value: object) -> None:
         sessionfile.write_atomic(store, json.dumps(data, indent=1).encode())
 
 
-def _identities() -> Path:
-    return data_dir() / "identities.json"
+def keys_dir() -> Path:
+    """The private folder of the keys (0700)."""
+    folder = data_dir() / "keys"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    with contextlib.suppress(OSError):
+        folder.chmod(0o700)
+    return folder
+
+
+def _key_file(session_id: str) -> Path | None:
+    return keys_dir() / f"{session_id}.key" if _SESSION_ID.fullmatch(session_id) else None
 
 
 def _files() -> Path:
@@ -48,29 +71,37 @@ def _hosting_store() -> Path:
     return data_dir() / "hosting.json"
 
 
-def actor_for(session_id: str) -> bytes | None:
-    """The actor this computer used in ``session_id``, if any."""
-    value = _read(_identities()).get(session_id)
-    if not isinstance(value, str) or len(value) != 32:
+def identity_for(session_id: str) -> Identity | None:
+    """The key this computer used in ``session_id``, if it kept one."""
+    path = _key_file(session_id)
+    if path is None:
         return None
     try:
-        return bytes.fromhex(value)
-    except ValueError:
+        return Identity.from_bytes(path.read_bytes())
+    except (OSError, ValueError):
         return None
 
 
-def remember(session_id: str, actor: bytes, path: Path | None = None) -> None:
-    """Record our actor for ``session_id``, and the file we keep it in if given."""
-    _write(_identities(), session_id, actor.hex())
+def remember(session_id: str, identity: Identity, path: Path | None = None) -> None:
+    """Keep our key for ``session_id`` (file mode 0600), and the file we keep the session
+    in if given. Best effort: a failure only costs coming back as someone new."""
+    key_file = _key_file(session_id)
+    if key_file is None:
+        return
+    # write_atomic makes its temporary file with mkstemp: mode 0600 from the start.
+    with contextlib.suppress(sessionfile.SessionFileError):
+        sessionfile.write_atomic(key_file, identity.to_bytes())
+    with contextlib.suppress(OSError):
+        key_file.chmod(0o600)
     if path is not None:
         _write(_files(), session_id, str(path))
 
 
-def earlier(session_id: str) -> tuple[bytes, Path, Document] | None:
-    """The actor, file and document this computer had in ``session_id``, if it was in it
+def earlier(session_id: str) -> tuple[Identity, Path, Document] | None:
+    """The key, file and document this computer had in ``session_id``, if it was in it
     and its file is still there and still that session's; else None."""
-    actor, path = actor_for(session_id), _read(_files()).get(session_id)
-    if actor is None or not isinstance(path, str):
+    identity, path = identity_for(session_id), _read(_files()).get(session_id)
+    if identity is None or not isinstance(path, str):
         return None
     try:
         loaded = sessionfile.load(path)
@@ -78,7 +109,7 @@ def earlier(session_id: str) -> tuple[bytes, Path, Document] | None:
         return None
     if loaded.session_id != session_id:
         return None
-    return actor, Path(path), loaded.doc
+    return identity, Path(path), loaded.doc
 
 
 def hosting(session_id: str) -> tuple[int, str] | None:

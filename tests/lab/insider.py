@@ -85,7 +85,8 @@ async def run(peer: str, code: str, name: str, interface: str) -> None:
                 case "" | "quit":
                     break
                 case "forge-own":
-                    ops.append_control(session.doc, actor=session.actor, type="goto",
+                    ops.append_control(session.doc, identity=session.identity,
+                                       session_id=session.snapshot.info.id, type="goto",
                                        now=session.clock(), to=int(arg))
                     session.refresh()
                 case "forge-facilitator":

@@ -54,7 +54,7 @@ def test_crash(make_lab: Callable[[int], Lab], figure: Callable[[str, object], N
         [before] = {s["items"] for s in lab.status([seer])}
         mark = seer.mark()
         prefix = f"{victim} r{round_} "
-        burst(dead, [f"add advice {prefix}#{i}" for i in range(BURST)], chunk=10, gap=0.05)
+        burst(dead, [f"add note {prefix}#{i}" for i in range(BURST)], chunk=10, gap=0.05)
         sent += BURST
         lab.expect_where(seer, _holding(before + kill_after), 60,
                          f"{kill_after} of {victim}'s items", start=mark)

@@ -54,7 +54,7 @@ def test_disk_full(make_lab: Callable[[int], Lab], figure: Callable[[str, object
     chloe = lab.join(lab.hosts[2], "Chloé", anne)
     everyone = [anne, bob, chloe]
     for proc in everyone:
-        burst(proc, [f"add question {proc.name} avant {i}" for i in range(5)])
+        burst(proc, [f"add note {proc.name} avant {i}" for i in range(5)])
     lab.converge(everyone, 30, "the first items", items=15, peers=2)
     [good] = {s["digest"] for s in lab.status([bob])}
     file_matches(lab, bob, good)
@@ -63,7 +63,7 @@ def test_disk_full(make_lab: Callable[[int], Lab], figure: Callable[[str, object
     figure("tmpfs left after Bob's file (bytes filled)", fill(filler))
     lab.note("Bob's disk is full")
     mark = bob.mark()
-    burst(bob, [f"add advice Bob pendant {i}" for i in range(5)])
+    burst(bob, [f"add note Bob pendant {i}" for i in range(5)])
     failed = lab.expect(bob, "save-failed", 15, start=mark)
     assert "disk is full" in failed["message"], failed
     burst(anne, [f"add note Anne pendant {i}" for i in range(3)])

@@ -81,7 +81,7 @@ def test_stranger_cannot_join_nor_read(make_lab: Callable[[int], Lab],
     for proc, name in zip(everyone, NAMES, strict=True):
         texts = secret_texts(name, 20)
         secrets += texts
-        burst(proc, [f"add question {t}" for t in texts])
+        burst(proc, [f"add note {t}" for t in texts])
     lab.converge(everyone, 30, "the secret items", items=60, peers=2)
 
     eve = lab.join(stranger, "Eve", None, "--tag", anne.tag, "--until-synced", wait=False,
@@ -110,7 +110,7 @@ def test_stranger_cannot_join_nor_read(make_lab: Callable[[int], Lab],
     figure("guesses: seconds per attempt, 2nd to 6th", " / ".join(f"{s:.1f}" for s in seconds))
 
     for proc in everyone:  # the session goes on after the attempts
-        burst(proc, [f"add advice {t}" for t in secret_texts(proc.name, 2)])
+        burst(proc, [f"add note {t}" for t in secret_texts(proc.name, 2)])
     lab.converge(everyone, 30, "the items after the attempts", items=66, peers=2)
     capture_stats = stop_sniffing(lab, sniffer)
     lab.stop(everyone)

@@ -144,6 +144,8 @@ def test_exports_show_no_author_for_anonymous_kinds(anon: Session) -> None:
         assert item["author"] == "anonymous"
         assert "author_id" not in item and "written_by" not in item
         assert bob.me not in json.dumps(item) and anon.me not in json.dumps(item)
+        # Not even the start of an id: an item's id begins with its author's actor.
+        assert bob.me[:8] not in json.dumps(item) and len(item["id"]) == 16
     assert by_kind["learning"]["author"] == "Bobette"
     assert by_kind["learning"]["author_id"] == bob.me
     md = export.render(snap, "md").decode()

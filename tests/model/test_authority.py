@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from automerge.core import ROOT, ObjType, ScalarType
 
-from model import ops
 from model.reading import child
 from model.session import Session
-from tests.replicas import replica_of, sync_pair
+from tests.replicas import replica_of, sync_pair, write_control
 
 
 def _forge(replica: Session, log_owner: str, **event: object) -> None:
@@ -28,8 +27,7 @@ def test_non_facilitator_phase_write_is_ignored_by_every_reader(session: Session
     bob = replica_of(session, "Bob")
     sync_pair(session, bob)
     # Bob writes a phase change in his own log, exactly as the facilitator would.
-    ops.append_control(bob.doc, actor=bob.actor, type="goto", now=1, to=3)
-    bob.refresh()
+    write_control(bob, "goto", to=3)
     assert bob.snapshot.control.phase.index == 0
     sync_pair(session, bob)
     for reader in (session, bob):
@@ -66,8 +64,7 @@ def test_hand_over_moves_authority(session: Session) -> None:
     sync_pair(session, bob)
     bob.goto(2)
     # The former facilitator's writes no longer count.
-    ops.append_control(session.doc, actor=session.actor, type="goto", now=9, to=5)
-    session.refresh()
+    write_control(session, "goto", now=9, to=5)
     sync_pair(session, bob)
     for reader in (session, bob):
         assert reader.snapshot.control.phase.index == 2
@@ -76,7 +73,6 @@ def test_hand_over_moves_authority(session: Session) -> None:
 
 def test_events_after_end_are_ignored(session: Session) -> None:
     session.end()
-    ops.append_control(session.doc, actor=session.actor, type="goto", now=9, to=2)
-    session.refresh()
+    write_control(session, "goto", now=9, to=2)
     assert session.snapshot.control.phase.status == "ended"
     assert session.snapshot.control.ignored == 1

@@ -8,6 +8,7 @@ from automerge.core import ROOT, Document, ObjType, ScalarType
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model.binding import splice_text
 from model.changes import (
     ROOT_OBJ,
     ChangeFormatError,
@@ -31,7 +32,7 @@ def test_ops_name_their_objects_and_keys() -> None:
     with doc.transaction() as tx:
         item = tx.put_object(items, "abcd", ObjType.Map)
         text = tx.put_object(item, "text", ObjType.Text)
-        tx.splice_text(text, 0, 0, "hey")  # type: ignore[attr-defined]
+        splice_text(tx, text, 0, 0, "hey")
         tx.put(item, "kind", ScalarType.Str, "note")
     ops = list(parse_change(doc.get_changes(heads)[0].raw_bytes))
     assert [(op.obj, op.key, op.action) for op in ops] == [

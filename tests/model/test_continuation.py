@@ -11,12 +11,13 @@ import pytest
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
 from model import export, ops, sessionfile
+from model.keys import Identity
 from model.ops import OperationError
 from model.protocols import builtin_protocols, parse_protocol_toml
 from model.session import NotAllowed, Session
 from model.sessionfile import SessionFileError
 from model.snapshot import SnapshotBuilder
-from tests.replicas import FakeClock, replica_of, sync_pair
+from tests.replicas import FakeClock, make_legacy, replica_of, sync_pair
 
 DAY = 86_400
 
@@ -280,11 +281,12 @@ def test_a_file_of_another_group_is_refused(clock: FakeClock, codev) -> None:  #
 
 def test_a_session_from_before_groups_starts_its_own(codev) -> None:  # type: ignore[no-untyped-def]
     """A format-1 file: no group, protocol copied without its follow-up phase."""
-    actor = ops.new_actor()
+    identity = Identity.generate()
     stripped = msgspec.structs.replace(codev, phases=codev.phases_for(False))
-    doc = ops.create_session(actor=actor, session_id="a" * 32, title="Ancienne séance",
+    doc = ops.create_session(identity=identity, title="Ancienne séance",
                              protocol=stripped, name="Anne", now=1_700_000_000_000)
-    old = Session(doc, actor=actor)
+    old = Session(doc, identity=identity)
+    make_legacy(old, format=1, session_id="a" * 32)
     act = old.add_item("action", "Ancienne action")
     ops.set_item_fields(old.doc, act, status="in_progress", status_note="à moitié")
     old.refresh()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from automerge.core import ROOT, ObjType, ScalarType
 
-from model import ops
 from model.control import Floor
 from model.ops import OperationError
 from model.reading import child
 from model.session import NotAllowed, Session
-from tests.replicas import FakeClock, sync_pair
+from tests.replicas import FakeClock, sync_pair, write_control
 
 # -- the floor --------------------------------------------------------------------
 
@@ -30,8 +29,7 @@ def test_give_the_floor_on_every_screen(room: tuple[Session, Session, Session]) 
 
 def test_only_the_facilitators_floor_counts(room: tuple[Session, Session, Session]) -> None:
     anne, bob, _ = room
-    ops.append_control(bob.doc, actor=bob.actor, type="floor", now=1, who=bob.me)
-    bob.refresh()
+    write_control(bob, "floor", who=bob.me)
     sync_pair(anne, bob)
     for reader in (anne, bob):
         assert reader.snapshot.control.floor.speaker == ""
@@ -86,9 +84,8 @@ def test_a_phase_move_clears_the_floor(room: tuple[Session, Session, Session]) -
 
 
 def test_a_turn_without_a_round_is_ignored_on_read(session: Session) -> None:
-    ops.append_control(session.doc, actor=session.actor, type="turn", now=1, step=1)
-    ops.append_control(session.doc, actor=session.actor, type="turn", now=1, step=5)
-    session.refresh()
+    write_control(session, "turn", step=1)
+    write_control(session, "turn", step=5)
     assert session.snapshot.control.ignored == 2
 
 
@@ -229,6 +226,9 @@ def test_plan_rows_planned_against_actual(session: Session, clock: FakeClock) ->
 
 def test_evaluation_is_aggregated(room: tuple[Session, Session, Session]) -> None:
     anne, bob, carl = room
+    anne.end()  # the evaluation is given in the last phase or after the end
+    for other in (bob, carl):
+        sync_pair(anne, other)
     anne.evaluate(5, "Très bon cadre")
     bob.evaluate(3, "  un peu\n long  ")
     carl.evaluate(None, "Merci")
@@ -257,6 +257,7 @@ def test_evaluation_is_aggregated(room: tuple[Session, Session, Session]) -> Non
 ])
 def test_evaluation_is_validated(session: Session, rating: int, feedback: str,
                                  message: str) -> None:
+    session.end()
     with pytest.raises(OperationError, match=message):
         session.evaluate(rating, feedback)
     assert session.snapshot.evaluation.count == 0
@@ -306,8 +307,6 @@ def test_next_meeting_is_validated(session: Session, args: tuple[str, ...],
 
 
 def test_a_bad_meeting_event_is_ignored_on_read(session: Session) -> None:
-    ops.append_control(session.doc, actor=session.actor, type="meeting", now=1,
-                       date="2027-13-01")
-    session.refresh()
+    write_control(session, "meeting", date="2027-13-01")
     assert session.snapshot.control.meeting is None
     assert session.snapshot.control.ignored == 1

@@ -14,8 +14,8 @@ def test_create_session_records_everything(session: Session, clock: FakeClock) -
     assert snap.info.title == "Le cas de Claire"
     assert len(snap.info.id) == 32
     assert snap.info.created == clock.now
-    assert snap.info.format == 2
-    assert snap.info.creator == session.me
+    assert snap.info.format == 3
+    assert snap.info.creator == session.me and snap.info.verified
     assert snap.protocol is not None and snap.protocol.key == "codev"
     assert [p.name for p in snap.participants] == ["Anne"]
     assert snap.control.roles.facilitator == session.me

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from model import export, ops
+from model import export
 from model.participation import Participation, participation
 from model.session import Session
-from tests.replicas import FakeClock, replica_of, sync_pair
+from tests.replicas import FakeClock, replica_of, sync_pair, write_control
 
 
 @pytest.fixture
@@ -59,8 +59,7 @@ def test_a_phase_move_starts_the_count_again(started: tuple[Session, Session, Se
 def test_a_floor_given_by_someone_else_does_not_count(
         started: tuple[Session, Session, Session]) -> None:
     anne, bob, _ = started
-    ops.append_control(bob.doc, actor=bob.actor, type="floor", now=1, who=bob.me)
-    bob.refresh()
+    write_control(bob, "floor", who=bob.me)
     sync_pair(anne, bob)
     assert spoke(anne) == spoke(bob) == ()
 

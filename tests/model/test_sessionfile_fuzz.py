@@ -18,13 +18,15 @@ from hypothesis import strategies as st
 from model import sessionfile
 from model.protocols import builtin_protocols
 from model.session import Session
+from tests.conftest import open_to_all
 from tests.replicas import FakeClock
 from tests.sync.test_hostile_input import mutated
 
 
 def _real_file(items: int) -> bytes:
     clock = FakeClock()
-    session = Session.create(title="Le cas de Claire", protocol=builtin_protocols()["codev"],
+    session = Session.create(title="Le cas de Claire",
+                             protocol=open_to_all(builtin_protocols()["codev"]),
                              name="Anne", clock=clock)
     other = Session(session.doc.fork(), clock=clock)
     other.join("Bob")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model import ops
 from model.ops import OperationError
 from model.session import NotAllowed, Session
 from model.snapshot import SnapshotBuilder, touched_by
@@ -13,7 +14,9 @@ from tests.replicas import replica_of, sync_pair
 ACTIONS = st.lists(
     st.tuples(st.sampled_from(["add", "edit", "delete", "mark", "advance", "join", "sync",
                                "advice", "action", "update", "proposal", "vote", "case",
-                               "floor", "round", "next", "evaluate", "meeting"]),
+                               "floor", "round", "next", "evaluate", "meeting", "retain",
+                               "hide", "unhide", "client", "scribe", "behalf", "handover",
+                               "forge"]),
               st.integers(0, 1), st.text(min_size=1, max_size=12)),
     max_size=25,
 )
@@ -21,12 +24,12 @@ ACTIONS = st.lists(
 
 def _continued(session: Session) -> Session:
     """A second session of the group, with carried actions, anonymous advice."""
-    first = Session(session.doc.fork(), actor=session.actor, clock=session.clock)
+    first = Session(session.doc.fork(), identity=session.identity, clock=session.clock)
     first.add_item("action", "Appeler la DRH", owner=first.me)
     first.add_item("action", "Lire", owner=first.me)
     first.end()
     return Session.continue_from(first.doc, name="Anne", anonymous=["advice"],
-                                 actor=session.actor, clock=session.clock)
+                                 identity=session.identity, clock=session.clock)
 
 
 @settings(max_examples=40, deadline=None,
@@ -82,6 +85,27 @@ def test_incremental_snapshot_equals_full_read(session: Session, steps) -> None:
                 replica.evaluate(len(text) % 5 + 1, text)
             elif action == "meeting":
                 session.set_next_meeting("2027-01-14", f"{len(text) % 24:02d}:30", text)
+            elif action == "retain" and snap.items_of("advice"):
+                replica.mark_retained(snap.items_of("advice")[-1].id, len(text) % 2 == 0)
+            elif action == "hide" and items:
+                replica.hide_item(items[len(text) % len(items)].id)
+            elif action == "unhide" and items:
+                replica.hide_item(items[0].id, hidden=False)
+            elif action == "client":
+                session.assign_role("client", replicas[who].me)
+            elif action == "scribe":
+                session.assign_role("scribe", replicas[who].me)
+            elif action == "behalf":
+                replica.add_item("note", text, on_behalf=replicas[1 - who].me)
+            elif action == "handover":
+                replica.hand_over(replicas[1 - who].me)
+            elif action == "forge" and items:  # a mark and an update nobody may write
+                ops.set_mark(replica.doc, items[0].id, actor=replica.actor, mark="hidden",
+                             value=True)
+                if items[0].kind == "action":
+                    ops.append_action_update(replica.doc, items[0].id, actor=replica.actor,
+                                             status="dropped", note=text, now=1)
+                replica.refresh()
         except (NotAllowed, OperationError):
             pass  # refused locally, as a person would be told
     sync_pair(session, bob)

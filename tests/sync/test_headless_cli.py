@@ -15,6 +15,7 @@ from typing import IO, Any
 import pytest
 
 from model import sessionfile
+from model.protocols import builtin_protocols
 from model.session import Session
 
 ROOT = Path(__file__).parents[2]
@@ -91,7 +92,7 @@ def items_in(path: Path) -> set[str]:
 
 def test_join_until_synced_gets_everything(tmp_path: Path, procs: list[Proc]) -> None:
     anne, ready = host(tmp_path / "anne", procs, "--title", "Atelier")
-    anne.send("add question Qui décide ?")
+    anne.send("add note Qui décide ?")
     anne.send("status")
     anne.expect("status", items=1)
     out = join(tmp_path / "bob", ready["port"], "--until-synced", "--file",
@@ -151,7 +152,7 @@ def test_peer_killed_and_restarted_from_its_file(tmp_path: Path, procs: list[Pro
     procs.append(bob)
     bob.expect("synced")
     for i in range(30):
-        bob.send(f"add advice conseil {i}")
+        bob.send(f"add note conseil {i}")  # the exposé takes notes
     bob.send("status")
     bob.expect("status", items=30)
     anne.send("status")
@@ -160,7 +161,7 @@ def test_peer_killed_and_restarted_from_its_file(tmp_path: Path, procs: list[Pro
     saved = items_in(bob_file)  # the file always loads after a kill
     assert len(saved) == 30  # each change was saved before it was sent
     # Anne keeps going while Bob is away; Bob comes back from his file.
-    anne.send("add learning pendant l'absence")
+    anne.send("add note pendant l'absence")
     bob = Proc(args, tmp_path / "bob", stdin=True)
     procs.append(bob)
     synced = bob.expect("synced")
@@ -221,7 +222,7 @@ def test_facilitator_killed_and_restarted_is_rejoined_by_its_peers(tmp_path: Pat
                   "--port", str(port)], tmp_path / "anne", stdin=True)
     procs.append(again)
     assert again.expect("ready")["tag"] == ready["tag"]  # the same session to everyone
-    again.send("add question Où en étions-nous ?")
+    again.send("add note Où en étions-nous ?")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # Bob's node reconnects by itself
         bob.send("status")
@@ -234,20 +235,22 @@ def test_facilitator_killed_and_restarted_is_rejoined_by_its_peers(tmp_path: Pat
 
 async def test_a_run_of_script_adds_is_one_change_and_a_bad_line_is_said() -> None:
     """Lines that arrive together: consecutive adds become one change, in order; a bad one
-    is said and skipped; other commands keep their place between them."""
+    (an unknown kind, a kind the phase does not take) is said and skipped; other commands
+    keep their place between them."""
     from tests.sync.mesh import host_node
     from tui.headless import _run_commands
 
-    node = host_node()
+    node = host_node(protocol=builtin_protocols()["codev"])  # the exposé takes notes
     said: list[tuple[str, dict[str, Any]]] = []
     heads = node.session.doc.get_heads()
     lines: list[str | None] = ["add note un", "add gossip non", "add question deux ?", "start",
                                "add note trois"]
     assert _run_commands(node, lines, lambda event, text, **data: said.append((event, data)))
-    assert [event for event, _ in said] == ["error"]
+    assert [event for event, _ in said] == ["error", "error"]
     assert "unknown item kind" in said[0][1]["message"]
-    assert len(node.session.changes_since(heads)) == 3  # the two adds, start, the last add
-    assert [i.text for i in node.session.snapshot.items] == ["un", "deux ?", "trois"]
+    assert "this phase takes note, not question" in said[1][1]["message"]  # the exposé
+    assert len(node.session.changes_since(heads)) == 3  # the first add, start, the last add
+    assert [i.text for i in node.session.snapshot.items] == ["un", "trois"]
     assert node.session.snapshot.items[-1].phase == 0
     assert node.session.snapshot.control.phase.status == "running"
     assert _run_commands(node, ["add note fin", None], lambda *a, **k: None) is False

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, OptionList, Static
 
 from model.protocols import builtin_protocols
 from model.session import Session
+from tests.conftest import open_to_all
 from tests.replicas import FakeClock, replica_of, sync_pair
 from tests.sync.mesh import until
 from tests.tui.test_flows import bob_joins, loopback_app, type_into
@@ -201,8 +202,9 @@ async def test_plan_and_participation_show_who_has_not_taken_part() -> None:
 
 async def test_anonymous_items_are_not_attributed() -> None:
     clock = FakeClock()
-    anne = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne",
-                          clock=clock, anonymous=["question"])
+    # Questions and notes in one phase (the real co-development takes questions alone).
+    anne = Session.create(title="T", protocol=open_to_all(builtin_protocols()["codev"]),
+                          name="Anne", clock=clock, anonymous=["question"])
     bob = replica_of(anne, "Bob")
     sync_pair(anne, bob)
     anne.start()

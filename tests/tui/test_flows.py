@@ -13,6 +13,7 @@ from model import sessionfile
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.node import SessionNode
+from tests.conftest import open_to_all
 from tests.sync.mesh import until
 from tui.app import CercleApp, HostChoices, make_app
 from tui.messages import JoinFormRequested, SessionChanged
@@ -335,8 +336,9 @@ async def test_remote_edits_do_not_move_the_cursor() -> None:
     session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
     session.start()
     session.advance()
-    ids = [session.add_item("question", f"Q{i}") for i in range(4)]
-    other = Session(session.doc.fork())
+    other = Session(session.doc.fork())  # a consultant's laptop: its own questions
+    ids = [other.add_item("question", f"Q{i}") for i in range(4)]
+    session.merge(other.doc)
     app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -348,8 +350,8 @@ async def test_remote_edits_do_not_move_the_cursor() -> None:
         table.move_cursor(row=2)
         target = board.selected_item()
         assert target in ids and first in ids and target != first
-        other.delete_item(first)  # type: ignore[arg-type]  # someone deletes a row above…
-        other.add_item("question", "Q-new")  # …and adds one
+        other.delete_item(first)  # type: ignore[arg-type]  # its author deletes a row above…
+        other.add_item("question", "Q-new")  # …adds one
         other.edit_item(target, "Q2 edited")  # type: ignore[arg-type]  # …and edits this one
         session.merge(other.doc)
         app.screen.post_message(SessionChanged())
@@ -359,8 +361,9 @@ async def test_remote_edits_do_not_move_the_cursor() -> None:
 
 
 async def test_anonymous_items_show_no_author() -> None:
-    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne",
-                             anonymous=("advice",))
+    # Advice and notes in one phase (the real co-development takes them apart).
+    session = Session.create(title="T", protocol=open_to_all(builtin_protocols()["codev"]),
+                             name="Anne", anonymous=("advice",))
     other = Session(session.doc.fork())
     app = loopback_app(start="live", room=Room(session))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -381,6 +384,7 @@ async def test_anonymous_items_show_no_author() -> None:
 
 async def test_next_meeting_from_home_carries_open_actions(tmp_path: Path) -> None:
     first = Session.create(title="Séance 1", protocol=builtin_protocols()["codev"], name="Anne")
+    first.goto(4)  # the synthesis: actions
     first.add_item("action", "Appeler la DRH", owner=first.me, due="2026-12-15")
     path = tmp_path / "s1.cercle"
     sessionfile.save(path, first.doc)

@@ -143,13 +143,15 @@ async def test_typing_on_the_tally_proposes_instead_of_voting() -> None:
 
 # -- the follow-up of actions ---------------------------------------------------------------------
 def first_session(tmp_path: Path) -> Path:
-    """Anne's first session, with Bob and Chloé: an action for each of them, saved to a file."""
+    """Anne's first session, with Bob and Chloé: an action for each of them (Anne writes
+    them in the synthesis), saved to a file."""
     first = Session.create(title="Séance 1", protocol=builtin_protocols()["codev"], name="Anne")
     bob, chloe = replica_of(first, "Bob"), replica_of(first, "Chloé")
     sync_pair(first, bob)
     sync_pair(first, chloe)
-    bob.add_item("action", "Appeler la DRH", owner=bob.me, due="2026-12-15")
-    chloe.add_item("action", "Relire le contrat", owner=chloe.me)
+    first.goto(4)
+    first.add_item("action", "Appeler la DRH", owner=bob.me, due="2026-12-15")
+    first.add_item("action", "Relire le contrat", owner=chloe.me)
     sync_pair(first, bob)
     sync_pair(first, chloe)
     path = tmp_path / "s1.cercle"

@@ -17,6 +17,7 @@ not fit the moment is hidden from the footer.
 
 from __future__ import annotations
 
+from model import rules
 from model.snapshot import Snapshot
 from tui.format import case_line, evaluation_text, meeting_text
 from tui.i18n import t
@@ -25,36 +26,19 @@ from tui.room import Room
 ACTIONS = ("cases", "follow_up", "evaluate", "next_meeting")
 
 
-def in_opening(snap: Snapshot) -> bool:
-    """The follow-up phases and the first phase after them, or a phase taking proposals."""
-    phase = snap.current_phase
-    if phase is not None and "proposal" in phase.kinds:
-        return True
-    leading = 0
-    while leading < len(snap.phases) and snap.phases[leading].follow_up:
-        leading += 1
-    return snap.control.phase.index <= leading
-
-
-def _closing(snap: Snapshot) -> bool:
-    state = snap.control.phase
-    return state.status == "ended" or state.index == len(snap.phases) - 1
-
-
 def allowed(action: str, room: Room) -> bool:
-    """Whether the live screen offers ``action`` (one of ``ACTIONS``) right now."""
+    """Whether the live screen offers ``action`` (one of ``ACTIONS``) right now; the rules
+    themselves are ``model.rules``'."""
     snap = room.snapshot
-    ended = snap.control.phase.status == "ended"
-    facilitating = "facilitator" in room.my_roles
     match action:
         case "cases":
-            return not ended and in_opening(snap) and (not snap.control.case or facilitating)
+            return bool(rules.may_propose(snap, room.me))
         case "follow_up":
             return bool(snap.items_of("action"))
         case "evaluate":
-            return _closing(snap)
+            return bool(rules.may_evaluate(snap, room.me))
         case "next_meeting":
-            return facilitating and _closing(snap)
+            return bool(rules.may_control(snap, room.me, "meeting")) and rules.closing(snap)
     return False
 
 

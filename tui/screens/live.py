@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from model.protocols import Phase
+from model import rules
 from model.snapshot import Snapshot
 from tui.format import paragraph
 from tui.i18n import language, t
@@ -34,19 +34,6 @@ from tui.widgets.roster import Roster
 
 RENDER_GAP = 0.2  # seconds between repaints while remote changes pour in (typing stays smooth)
 FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end", "floor", "plan"}
-
-
-def allowed_kinds(phase: Phase | None, roles: tuple[str, ...]) -> list[str]:
-    """The kinds I may add in ``phase``, given my roles."""
-    if phase is None:
-        return []
-    who = set(phase.contributors)
-    mine = set(roles) or {"consultants"}
-    if "client" not in roles and "facilitator" not in roles:
-        mine.add("consultants")
-    if "everyone" in who or who & mine or "scribe" in roles or "facilitator" in roles:
-        return list(phase.kinds)
-    return []
 
 
 class LiveScreen(CercleScreen):
@@ -146,8 +133,7 @@ class LiveScreen(CercleScreen):
             self._phase_seen = snap.control.phase.index
             if phase is not None and phase.kinds:
                 board.focus_kind(phase.kinds[0])
-        kinds = [] if snap.control.phase.status == "ended" or self.room.read_only \
-            else allowed_kinds(phase, self.room.my_roles)
+        kinds = [] if self.room.read_only else list(rules.addable_kinds(snap, self.room.me))
         composer = self.query_one(Composer)
         composer.allow(kinds)
         roles = self.room.my_roles
@@ -227,11 +213,11 @@ class LiveScreen(CercleScreen):
         item = self.snap.item(item_id)
         if item is None:
             return
-        roles = self.room.my_roles
         mine = self.room.session.is_mine(item.id)
-        may_edit = mine or "facilitator" in roles or "scribe" in roles or (
-            item.kind == "action" and ("client" in roles or item.owner == self.room.me))
-        if not may_edit:
+        # Own items only; an action's owner updates its status; the facilitator hides.
+        may_edit = mine or bool(rules.may_update_status(self.snap, self.room.me, item))
+        hides = not mine and bool(rules.may_hide(self.snap, self.room.me))
+        if not may_edit and not hides:
             self.notify(t("live.not_yours"), severity="warning")
             return
 
@@ -239,7 +225,8 @@ class LiveScreen(CercleScreen):
             if not result:
                 return
             if result.get("delete"):
-                self._report(self.room.act(self.room.session.delete_item, item_id))
+                self._report(self.room.act(self.room.session.delete_item if mine
+                                           else self.room.session.hide_item, item_id))
                 return
             text = result.pop("text", None)
             if text:
@@ -247,8 +234,7 @@ class LiveScreen(CercleScreen):
             if result:
                 self._report(self.room.act(self.room.session.set_action, item_id, **result))
 
-        self.app.push_screen(EditItem(item, self.snap, can_delete=mine or "facilitator" in roles),
-                             done)
+        self.app.push_screen(EditItem(item, self.snap, can_delete=mine or hides), done)
 
     def action_write(self) -> None:
         """Back to the text box, wherever the focus wandered."""

@@ -8,6 +8,7 @@ zone a test runs in. Actors are fixed too: the order of concurrent updates
 
 from __future__ import annotations
 
+from model.keys import Identity
 from model.protocols import builtin_protocols
 from model.session import Session
 from tests.replicas import FakeClock
@@ -16,12 +17,12 @@ from tui.app import CercleApp, make_app
 
 NOON = 1_768_478_400_000  # 2026-01-15 12:00 UTC
 FOUR_WEEKS = 28 * 24 * 3600
-ANNE, BOB, CHLOE = bytes([0xA0] * 16), bytes([0xB0] * 16), bytes([0xC0] * 16)
+ANNE, BOB, CHLOE = (Identity.from_bytes(bytes([n] * 32)) for n in (0xA0, 0xB0, 0xC0))
 
 
-def _joins(session: Session, name: str, actor: bytes, clock: FakeClock) -> Session:
+def _joins(session: Session, name: str, identity: Identity, clock: FakeClock) -> Session:
     clock.advance(1)
-    other = Session(session.doc.fork(), actor=actor, clock=clock)
+    other = Session(session.doc.fork(), identity=identity, clock=clock)
     other.join(name)
     return other
 
@@ -36,7 +37,7 @@ def _people(session: Session, clock: FakeClock) -> Group:
 def _next_meeting(previous: Session, title: str, clock: FakeClock) -> tuple[Group, dict[str, str]]:
     """Four weeks on, the group's next meeting, and its carried actions' ids by text."""
     clock.advance(FOUR_WEEKS)
-    session = Session.continue_from(previous.doc, name="Anne", title=title, actor=ANNE,
+    session = Session.continue_from(previous.doc, name="Anne", title=title, identity=ANNE,
                                     clock=clock)
     people = _people(session, clock)
     return people, {item.text: item.id for item in session.snapshot.items_of("action")}
@@ -51,7 +52,7 @@ def choosing_the_case() -> Group:
     """A first session, before the timer starts: three proposals, three votes."""
     clock = FakeClock(NOON)
     anne = Session.create(title="January meeting", protocol=builtin_protocols()["codev"],
-                          name="Anne", actor=ANNE, clock=clock)
+                          name="Anne", identity=ANNE, clock=clock)
     people = _people(anne, clock)
     marc = people.add(people.bob, "proposal", "Tension with Marc, my new deputy")
     project = people.add(people.chloe, "proposal", "A project nobody wants to own")
@@ -74,11 +75,12 @@ def third_meeting() -> Group:
     at the same moment, and both updates are kept."""
     clock = FakeClock(NOON)
     first = Session.create(title="January meeting", protocol=builtin_protocols()["codev"],
-                           name="Anne", actor=ANNE, clock=clock)
+                           name="Anne", identity=ANNE, clock=clock)
     people = _people(first, clock)
-    people.add(people.bob, "action", "Invite Marc for a coffee", owner=people.bob.me,
-                        due="2026-03-31")
-    people.add(people.chloe, "action", "Write down the facts of the project",
+    people.control("goto", 4)  # the synthesis: Anne writes the actions down
+    people.add(people.anne, "action", "Invite Marc for a coffee", owner=people.bob.me,
+               due="2026-03-31")
+    people.add(people.anne, "action", "Write down the facts of the project",
                owner=people.chloe.me)
     people.add(people.anne, "action", "Send the reading list", owner=people.anne.me)
     people.control("end")
