@@ -6,18 +6,15 @@ creator's key, item keys that start with their author's id) has one home in the 
 
 from __future__ import annotations
 
-import itertools
-import time
 from dataclasses import dataclass
 
-from model import ops
-from model.keys import Identity, admission_message, new_nonce, session_id_for
+from model.keys import Identity, admission_message
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.handshake import Anchor
+from tests.conftest import open_to_all
 
 CODE = "4821-9130"
-_counter = itertools.count(1)
 
 
 @dataclass
@@ -37,14 +34,14 @@ class Person:
 
 def creator(name: str = "Anne", title: str = "Séance test",
             protocol: str = "codev") -> tuple[Person, Session, Anchor]:
-    """A creator, the session she opened (facilitator), and its anchor."""
+    """A creator, the session she opened (facilitator), and its anchor. The protocol takes
+    any kind in any phase (replication tests add what they like; ``model.rules`` has its
+    own tests)."""
     person = Person(name, Identity.generate())
-    nonce = new_nonce()
-    session_id = session_id_for(person.actor, nonce)
-    doc = ops.create_session(actor=person.actor, session_id=session_id, title=title,
-                             protocol=builtin_protocols()[protocol], name=name,
-                             now=int(time.time() * 1000))
-    return person, Session(doc, actor=person.actor), Anchor(session_id, person.actor, nonce)
+    session = Session.create(title=title, protocol=open_to_all(builtin_protocols()[protocol]),
+                             name=name, identity=person.identity)
+    info = session.snapshot.info
+    return person, session, Anchor(info.id, info.creator_key, info.nonce)
 
 
 def member(name: str, anchor: Anchor, by: Person) -> Person:
@@ -56,17 +53,12 @@ def member(name: str, anchor: Anchor, by: Person) -> Person:
 
 def session_of(person: Person, doc: object) -> Session:
     """``person``'s replica of a document received whole."""
-    return Session(doc, actor=person.actor)  # type: ignore[arg-type]
+    return Session(doc, identity=person.identity)  # type: ignore[arg-type]
 
 
 def add(session: Session, text: str, kind: str = "question") -> str:
-    """Add an item the way the app does (its key starts with its author's id)."""
-    item_id = session.actor.hex()[:32] + f"{next(_counter):016x}"
-    ops.add_item(session.doc, actor=session.actor, kind=kind, text=text,
-                 phase=session.snapshot.control.phase.index, now=int(time.time() * 1000),
-                 item_id=item_id)
-    session.refresh()
-    return item_id
+    """Add an item the way the app does."""
+    return session.add_item(kind, text)
 
 
 def texts(session: Session | None) -> set[str]:
