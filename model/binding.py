@@ -6,18 +6,19 @@ module, and some facts Cercle relies on are nowhere documented: the layout of
 op ids, the text of a patch, how a Rust panic surfaces. Each use is here, with
 a test in ``tests/model/test_binding.py`` that states the assumption, so that
 upgrading the binding means reading one file and running one test module.
-(``model.changes`` decodes the binary change format itself, which *is*
-documented, and builds sync messages by hand; those stay there.)
+Applying changes goes through a hand-made sync message (``apply_changes``): the
+binding has no other way in. (``model.changes`` decodes the binary change format
+itself, which *is* documented; that stays there.)
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from automerge._automerge import Transaction  # not re-exported by automerge.core
-from automerge.core import Document
+from automerge.core import Document, Message, SyncState
 
 if TYPE_CHECKING:  # a stub-only name: at run time the class is ``builtins.Change``
     from automerge._automerge import Change
@@ -131,3 +132,38 @@ def patch_location(patch: object) -> tuple[list[str], str | None] | None:
             for m in _PATH_KEY.finditer(path_match.group(1))]
     action = _ACTION_KEY.search(text)
     return keys, action.group(1) if action else None
+
+
+SYNC_MESSAGE: Final = 0x42
+
+
+def changes_message(changes: Sequence[bytes]) -> bytes:
+    """An Automerge sync message that carries ``changes`` and says nothing else.
+
+    Undocumented use: the binding has no ``apply_changes``; a sync message with no heads,
+    no needs and no bloom filter, taken with a throwaway ``SyncState``, applies the
+    changes and teaches that state nothing. Layout (automerge's sync message, type 0x42):
+    type byte, then heads, needs and haves, each a count (here 0), then the count of
+    changes and each one length-prefixed (ULEB128).
+    """
+    parts = [bytes((SYNC_MESSAGE,)), _leb(0), _leb(0), _leb(0), _leb(len(changes))]
+    for change in changes:
+        parts += (_leb(len(change)), change)
+    return b"".join(parts)
+
+
+def apply_changes(doc: Document, changes: Sequence[bytes]) -> None:
+    """Apply encoded changes to ``doc`` (through ``changes_message``); the binding's bare
+    ``Exception`` (or a panic) when it refuses one."""
+    doc.receive_sync_message(SyncState(), Message.decode(changes_message(changes)))
+
+
+def _leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -221,39 +221,6 @@ def _uleb(value: int) -> bytes:
             out.append(byte)
             return bytes(out)
         out.append(byte | 0x80)
-
-
-SYNC_MESSAGE = 0x42
-
-
-def changes_message(changes: Sequence[bytes]) -> bytes:
-    """An Automerge sync message that carries ``changes`` and says nothing else.
-
-    The binding has no ``apply_changes``; a sync message with no heads, no
-    needs and no bloom filter, taken with a throwaway ``SyncState``, applies the
-    changes (those whose dependencies are missing wait for them, as usual) and
-    teaches that state nothing. Layout: type byte, then heads, needs and haves,
-    each a count (here 0), then the count of changes and each one length-prefixed.
-    """
-    parts = [bytes((SYNC_MESSAGE,)), _uleb(0), _uleb(0), _uleb(0), _uleb(len(changes))]
-    for change in changes:
-        parts += (_uleb(len(change)), change)
-    return b"".join(parts)
-
-
-def sync_message_needs(raw: bytes) -> list[bytes]:
-    """The hashes of the changes an encoded Automerge sync message asks the other side for.
-
-    A sync message starts with its type byte, the sender's heads and the hashes
-    it needs (each a count then 32-byte hashes). A message made for a peer we
-    know nothing about needs exactly the missing dependencies of the changes
-    the document holds back: any at all means it holds changes that cannot be
-    applied.
-    """
-    reader = _Reader(raw)
-    reader.byte()  # message type
-    reader.take(32 * reader.uleb())  # heads
-    return [reader.take(32) for _ in range(reader.uleb())]
 
 
 # --- Decoding a change received from another laptop --------------------------------------

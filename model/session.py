@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from automerge.core import ROOT, Document, Message, ObjType, SyncState
+from automerge.core import ROOT, Document, ObjType
 
 from model import continuation, ops, rules
-from model.binding import fork_at, is_rust_panic
-from model.changes import changes_message, sync_message_needs
+from model.binding import apply_changes, fork_at, is_rust_panic
 from model.control import meeting_problem
 from model.keys import Identity, admission_message
 from model.protocols import Protocol
@@ -40,13 +39,20 @@ from model.schema import (
 )
 from model.snapshot import Snapshot, SnapshotBuilder
 
-__all__ = ["LegacySession", "NotAllowed", "Session", "SyncFailed", "wall_clock_ms"]
+__all__ = ["ApplyFailed", "LegacySession", "NotAllowed", "Session", "wall_clock_ms"]
 
 Listener = Callable[[Snapshot], None]
 
 
-class SyncFailed(ValueError):
-    """Automerge could not take or make a sync message (its message says why)."""
+class ApplyFailed(ValueError):
+    """The binding refused a change part-way; ``applied`` are the hashes it applied
+    before, ``error`` what it said."""
+
+    def __init__(self, applied: set[bytes], error: BaseException) -> None:
+        super().__init__(f"Automerge refused a change: {error}")
+        self.applied = applied
+        self.error = error
+
 
 
 class LegacySession(ValueError):
@@ -230,48 +236,29 @@ class Session:
     def save(self) -> bytes:
         return self.doc.save()
 
-    def generate_sync_message(self, state: SyncState) -> Message | None:
-        """The next message for the peer whose ``state`` this is; SyncFailed if the binding
-        fails (the link should then start again with a fresh state)."""
-        try:
-            return self.doc.generate_sync_message(state)
-        except BaseException as exc:
-            if not is_rust_panic(exc):
-                raise
-            raise SyncFailed(f"Automerge failed to prepare a message: {exc}") from None
+    def apply_changes(self, changes: Sequence[bytes]) -> set[bytes]:
+        """Apply changes from peers, already checked (``sync`` proves and judges each one,
+        and hands them over only once what they depend on is held); the hashes applied.
 
-    def receive_sync_message(self, state: SyncState, message: Message) -> bool:
-        """Apply a peer's sync message; True when the document changed.
-
-        The snapshot is brought up to date on its next read or ``refresh()``, not
-        here: during a burst many messages arrive together and share one refresh
-        (each costs a pass over the new changes and the item list).
+        Nothing is rolled back: if the binding refuses one part-way (``ApplyFailed``),
+        the ones it applied before it stay, as they were checked too. The snapshot is
+        brought up to date on its next read, so a burst costs one refresh.
         """
         before = self.doc.get_heads()
+        error: BaseException | None = None
         try:
-            self.doc.receive_sync_message(state, message)
+            apply_changes(self.doc, changes)
         except BaseException as exc:  # the binding raises bare Exception on bad input
             if not (isinstance(exc, Exception) or is_rust_panic(exc)):
                 raise
-            # Automerge may have kept part of it (changes before the bad bytes): nothing of
-            # a rejected message stays.
-            self._restore(before)
-            if isinstance(exc, Exception):
-                raise
-            raise SyncFailed(f"Automerge failed to apply a message: {exc}") from None
-        if self.doc.get_heads() == before:
-            return False
-        self._stale = True
-        return True
-
-    def apply_changes(self, changes: Sequence[bytes]) -> bool:
-        """Apply changes a peer pushed; True when the document changed.
-
-        Changes may come in any order: one whose dependencies are missing waits
-        for them, as with a sync message. Bytes that are not changes raise, and
-        nothing of the batch is kept.
-        """
-        return self.receive_sync_message(SyncState(), Message.decode(changes_message(changes)))
+            error = exc
+        applied = ({c.hash for c in self.doc.get_changes(before)}
+                   if self.doc.get_heads() != before else set())
+        if applied:
+            self._stale = True
+        if error is not None:
+            raise ApplyFailed(applied, error)
+        return applied
 
     def changes_since(self, heads: Sequence[bytes], *, mine: bool = False) -> list[bytes]:
         """The encoded changes the document holds beyond ``heads`` (only ours if ``mine``)."""
@@ -279,33 +266,6 @@ class Session:
         if mine:
             return [c.bytes for c in changes if c.actor_id == self.actor]
         return [c.bytes for c in changes]
-
-    def has_dangling_changes(self) -> bool:
-        """Whether the document holds back changes whose dependencies it does not have.
-
-        Automerge keeps such changes until what they depend on arrives; while it
-        keeps them it sends nothing to a peer that has nothing, so a joiner would
-        never receive the session. Honest peers send dependencies first; only a
-        broken or hostile one leaves changes dangling.
-        """
-        return bool(self.missing_dependencies())
-
-    def missing_dependencies(self) -> frozenset[bytes]:
-        """The hashes of the changes that changes held back are waiting for."""
-        message = self.doc.generate_sync_message(SyncState())
-        return frozenset(sync_message_needs(message.encode())) if message else frozenset()
-
-    def drop_dangling_changes(self) -> None:
-        """Forget the changes held back for missing dependencies; the state is unchanged."""
-        self._restore(self.doc.get_heads())
-
-    def _restore(self, heads: list[bytes]) -> None:
-        """Make the document exactly what it was at ``heads`` (nothing held back either)."""
-        clean = fork_at(self.doc, heads)
-        clean.set_actor(self.actor)
-        self.doc = clean
-        self._builder = SnapshotBuilder(clean)
-        self._stale = self._items_added = False
 
     def poke(self) -> None:
         """Remote changes arrived: refresh at once if someone listens, else on first read."""

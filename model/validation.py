@@ -262,7 +262,10 @@ class Ledger:
 
     def record(self, author: bytes, seq: int, change_hash: bytes, *, size: int = 0,
                time: int = 0, items: int = 0) -> None:
-        """Note a change the replica now holds (applied, or made here)."""
+        """Note a change the replica now holds (applied, or made here); one noted already is
+        left as it is."""
+        if change_hash in self.known:
+            return
         entry = self._authors.setdefault(author, _Author())
         if seq != entry.seq + 1:
             raise ValueError(f"change {seq} of an author who has {entry.seq}")

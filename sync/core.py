@@ -38,7 +38,7 @@ from automerge.core import Document as AmDocument
 
 from model.changes import ChangeFormatError, DecodedChange, decode_change
 from model.keys import Identity, change_message, verify
-from model.session import Session
+from model.session import ApplyFailed, Session
 from model.validation import MAX_CHANGE_BYTES, Ledger, Refused, WriteRules
 from sync.coverage import Node, covered
 from sync.events import (
@@ -297,7 +297,11 @@ class MeshCore:
         heads = session.doc.get_heads()
         if heads == self._seen:
             return
-        self.ledger.extend(session.doc.get_changes(self._seen), self._rules)
+        try:
+            self.ledger.extend(session.doc.get_changes(self._seen), self._rules)
+        except ValueError:  # out of step with the document: read it all again
+            log.warning("the change ledger was out of step with the document; rebuilt")
+            self.ledger = Ledger.of(session.doc, self._rules)
         self._seen = heads
 
     # -- links ---------------------------------------------------------------------------
@@ -674,6 +678,7 @@ class MeshCore:
             learned += self._learn(cert.actor, cert.admission)
         if self.session is None or not msg.changes:
             return learned  # before the document: the answer to our Have brings it all
+        self._catch_up()  # our own changes, so that one coming back is known as ours
         decoded: list[DecodedChange] = []
         for data in msg.changes:
             try:
@@ -739,45 +744,23 @@ class MeshCore:
         keep = [w for w in released if w.change in accepted]
         if not keep:
             return out
-        before = session.doc.get_heads()
         try:
-            session.apply_changes([w.change.data for w in keep])
-        except Exception as exc:  # the binding refused a change we judged well-formed
-            return out + self._apply_one_by_one(keep, before, exc, now)
-        applied = {c.hash for c in session.doc.get_changes(before)}
-        expected = {w.change.hash for w in keep}
-        if applied != expected:
-            log.error("Automerge applied %d changes where %d were expected; undoing",
-                      len(applied), len(expected))
-            session._restore(before)
-            return [*out, Emit(LinkProblem("", "changes could not be applied as checked"))]
-        return out + self._accepted(keep, now)
-
-    def _apply_one_by_one(self, keep: list[Waiting], before: list[bytes], exc: Exception,
-                          now: float) -> list[Effect]:
-        session = self.session
-        assert session is not None  # noqa: S101
-        session._restore(before)
-        out: list[Effect] = []
-        good: list[Waiting] = []
-        bad: set[bytes] = set()
-        for waiting in keep:
-            if bad & set(waiting.change.deps):
-                bad.add(waiting.change.hash)
-                continue
-            mark = session.doc.get_heads()
-            try:
-                session.apply_changes([waiting.change.data])
-            except Exception as error:
-                session._restore(mark)
-                bad.add(waiting.change.hash)
-                out += self._violation(self._links.get(waiting.sender), waiting.change.actor,
-                                       f"sent a change Automerge refuses ({error})")
-                continue
-            good.append(waiting)
-        log.info("a batch failed to apply (%s); %d of %d changes applied one by one",
-                 exc, len(good), len(keep))
-        return out + self._accepted(good, now)
+            applied = session.apply_changes([w.change.data for w in keep])
+            error = ""
+        except ApplyFailed as failed:
+            applied, error = failed.applied, str(failed.error)
+        taken = [w for w in keep if w.change.hash in applied]
+        left = [w for w in keep if w.change.hash not in applied]
+        if left and error:
+            # The first change it did not apply is the one it refused; those after it
+            # depend on it or were not reached: they come again with the next exchange.
+            bad = left[0]
+            out += self._violation(self._links.get(bad.sender), bad.change.actor,
+                                   f"sent a change Automerge refuses ({error[:120]})")
+        elif left:
+            log.error("Automerge applied %d of %d checked changes; the rest will come again",
+                      len(taken), len(keep))
+        return out + self._accepted(taken, now)
 
     def _accepted(self, keep: list[Waiting], now: float) -> list[Effect]:
         session = self.session

@@ -214,7 +214,7 @@ class Outcome:
     peer_admission: bytes
     newcomer: bool  # responder: the peer was admitted with the code now; initiator: we were
     anchor: Anchor  # the session, as proven (learned by a newcomer)
-    admission: bytes = b""  # initiator newcomer: its admission, from the creator
+    admission: bytes = b""  # initiator: its own admission (from the creator, if just now)
 
 
 class _State(enum.Enum):
@@ -474,19 +474,25 @@ class Responder(_Machine):
         return [frame]
 
 
+Known = Callable[[str], "tuple[Anchor, Credentials] | None"]
+
+
 class Initiator(_Machine):
     """The dialling side. A member gives its ``credentials`` and ``anchor``; a newcomer
     gives a fresh ``identity`` and the ``code`` (and the ``tag`` it expects, if it knows
-    it: a link or a session seen on the network)."""
+    it: a link or a session seen on the network). A newcomer who may have been admitted
+    before gives ``known``: once the listener names its session, a membership kept for
+    that tag opens the link as a member instead, with no code."""
 
     def __init__(self, *, anchor: Anchor | None = None, credentials: Credentials | None = None,
                  identity: Identity | None = None, code: str | None = None,
-                 tag: str | None = None) -> None:
+                 tag: str | None = None, known: Known | None = None) -> None:
         super().__init__()
         if (anchor is None) != (credentials is None):
             raise ValueError("a member gives both its anchor and its credentials")
-        if credentials is None and (identity is None or code is None):
+        if credentials is None and (identity is None or code is None) and known is None:
             raise ValueError("a newcomer gives its identity and the join code")
+        self._known = known
         self._anchor = anchor
         self._me = credentials
         self._identity = credentials.identity if credentials is not None else identity
@@ -530,14 +536,21 @@ class Initiator(_Machine):
                                f"not {self._tag!r}")
         self.tag = offer.tag
         self._offer = offer
+        if self._me is None and self._known is not None:
+            found = self._known(offer.tag)
+            if found is not None:
+                self._anchor, self._me = found
+                self._identity = self._me.identity
         if self._me is not None:
             self._secret = _x25519(self._eph, offer.eph)
             self._state = _State.WAIT_PROOF
             return encode_handshake(KeyHello(eph=self._eph_pub))
+        if self._code is None or self._identity is None:
+            raise NotAMember("this laptop was not admitted to that session: it needs the "
+                             "join code")
         if not offer.admits:
             raise NotAdmitting("this laptop does not let newcomers in: join through the host "
                                "(the address in the lobby or on the join screen)")
-        assert self._code is not None  # noqa: S101 - checked in __init__
         self._spake_state = self._spake(self._code, offer.tag)
         self._spake_out = self._spake_state.start()
         self._state = _State.WAIT_SPAKE
@@ -555,7 +568,8 @@ class Initiator(_Machine):
             raise NotAMember("the other side's key was not admitted to this session")
         final = self._transcript.add(me.actor, self._me.admission)
         channel = SecureChannel(_keys(self._secret, final, initiator=True))
-        self._outcome = Outcome(channel, proof.key, proof.admission, False, self._anchor)
+        self._outcome = Outcome(channel, proof.key, proof.admission, False, self._anchor,
+                                self._me.admission)
         self._state = _State.DONE
         return encode_handshake(KeyProof(key=me.actor, admission=self._me.admission,
                                          sig=me.sign(_signed(b"initiator", final))))

@@ -38,7 +38,9 @@ from sync.handshake import (
     GuessRefused,
     HandshakeError,
     Initiator,
+    Known,
     NotAdmitting,
+    NotAMember,
     PeerRejected,
     Responder,
     WrongCode,
@@ -85,6 +87,8 @@ class SessionNode:
         on_event: Callable[[NodeEvent], None] | None = None,
         on_saved: Callable[[bytes], None] | None = None,
         make_session: Callable[[Document], Session] | None = None,
+        known: Known | None = None,
+        open_session: Callable[[Anchor, Identity], Session | None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         ping_interval: float = 5.0,
         dead_after: float = 15.0,
@@ -92,7 +96,7 @@ class SessionNode:
         gate: AdmissionGate | None = None,
         slots: HandshakeSlots | None = None,
     ) -> None:
-        if code is not None:
+        if code:
             normalize_code(code)  # refuse a weak or short code before anything starts
         if anchor is None and session is not None:
             raise ValueError("a node holding a session needs its anchor")
@@ -105,7 +109,9 @@ class SessionNode:
         self.save_path = save_path
         self._on_event = on_event
         self.on_saved = on_saved  # gets the signed heads after each save, to keep them
-        self._make_session = make_session or (lambda doc: _session_for(doc, identity))
+        self._make_session = make_session or (lambda doc: _session_for(doc, self.identity))
+        self._known = known
+        self._open_session = open_session
         self.wall = wall_clock
         self.ping_interval = ping_interval
         self.dead_after = dead_after
@@ -556,9 +562,17 @@ class SessionNode:
         first = (hosts[0], port)
         turn = 0
         try:
+            found: list[tuple[Anchor, Credentials]] = []
+
+            def known(announced: str) -> tuple[Anchor, Credentials] | None:
+                result = self._known(announced) if self._known is not None else None
+                found[:] = [result] if result is not None else []
+                return result
+
             while not self._stopping and self.anchor is None:
                 addr = (hosts[turn % len(hosts)], port)
-                machine = Initiator(identity=self.identity, code=self.code, tag=tag)
+                machine = Initiator(identity=self.identity, code=self.code or None, tag=tag,
+                                    known=known)
                 try:
                     transport: Transport = await TcpTransport.connect(*addr, CONNECT_TIMEOUT)
                     outcome = await dial(transport, machine)
@@ -568,7 +582,7 @@ class SessionNode:
                         continue
                     self._refuse(addr, str(exc), exc.reason == REJECT_WRONG_CODE)
                     return
-                except (WrongCode, WrongSession, NotAdmitting) as exc:
+                except (WrongCode, WrongSession, NotAdmitting, NotAMember) as exc:
                     self._refuse(addr, str(exc), isinstance(exc, WrongCode))
                     return
                 except (OSError, TimeoutError, HandshakeError, LinkClosed) as exc:
@@ -582,12 +596,17 @@ class SessionNode:
                     if turn % len(hosts) == 0:
                         await asyncio.sleep(backoff.failed())
                     continue
+                session = None
+                if not outcome.newcomer and found:  # back with the key it was admitted with
+                    self.identity = found[0][1].identity
+                    if self._open_session is not None:
+                        session = self._open_session(outcome.anchor, self.identity)
                 self.anchor = outcome.anchor
                 self.admission = outcome.admission
-                self._core = self._new_core(outcome.anchor, None)
+                self._core = self._new_core(outcome.anchor, session)
                 self.admitted.set()
                 link = Link(transport, outcome.channel, initiator=True, peer=outcome.peer)
-                ended = await self._serve(link, addr, b"")
+                ended = await self._serve(link, addr, outcome.peer_admission)
                 if ended not in ("self", "bye") and not self._stopping:
                     self._dialing.pop(first, None)
                     self.connect(*addr, expect=outcome.peer)
@@ -608,4 +627,4 @@ class SessionNode:
 
 def _session_for(doc: Document, identity: Identity) -> Session:
     """The replica of a document received whole, as ``identity`` (see ``make_session``)."""
-    return Session(doc, actor=identity.actor)
+    return Session(doc, identity=identity)

@@ -26,6 +26,7 @@ from model.session import NotAllowed, Session
 from sync.codes import generate_code
 from sync.events import NodeEvent
 from sync.node import SessionNode
+from tui.meeting import Meeting, Target, host, join
 from tui.room import Room
 
 LOOPBACK = "127.0.0.1"
@@ -98,12 +99,20 @@ class Bot:
     """One simulated participant: a replica, a node, and a little script."""
 
     name: str
-    node: SessionNode
+    meeting: Meeting | None = None
     done_phases: set[str] = field(default_factory=set)
 
     @property
+    def node(self) -> SessionNode:
+        if self.meeting is None:
+            raise RuntimeError(f"{self.name} has not joined yet")
+        return self.meeting.node
+
+    @property
     def session(self) -> Session:
-        return self.node.session
+        if self.meeting is None:
+            raise RuntimeError(f"{self.name} has not joined yet")
+        return self.meeting.session
 
     def act(self, intent: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = intent(*args, **kwargs)
@@ -122,6 +131,7 @@ class Demo:
         self.autopilot = autopilot
         self.rng = random.Random(seed)  # noqa: S311 - pacing a simulation, not secrets
         self.host: SessionNode | None = None
+        self.meeting: Meeting | None = None
         self.bots: list[Bot] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.finished = asyncio.Event()
@@ -130,16 +140,14 @@ class Demo:
         """Open the session as facilitator and let the participants join."""
         session = Session.create(title=self.text["title"],
                                  protocol=builtin_protocols()["codev"], name=self.text["you"])
-        self.host = SessionNode(session, code=generate_code(), name=self.text["you"],
-                                is_host=True, listen_host=LOOPBACK, save_path=self.path,
-                                on_event=on_event)
-        await self.host.start()
         if self.path is not None:
             sessionfile.save(self.path, session.doc)
+        # The demo leaves nothing behind in the person's data folder: no key, no port kept.
+        self.meeting = await host(session, self.path, code=generate_code(), interface=LOOPBACK,
+                                  advertise=False, remember=False, on_event=on_event)
+        self.host = self.meeting.node
         for name in self.text["people"]:
-            bot = Bot(name, SessionNode(Session.empty(), code=self.host.code, name=name,
-                                        listen_host=LOOPBACK))
-            await bot.node.start()
+            bot = Bot(name)
             self.bots.append(bot)
             self._spawn(self._play(bot))
         self._spawn(self._facilitate() if self.autopilot else self._assign_client())
@@ -147,7 +155,7 @@ class Demo:
 
     async def _assign_client(self) -> None:
         """Claire brings today's case: make her the client once she is in."""
-        session = self.host_node.session
+        session = self.host_session
         name = self.text["people"][0]
         await when(session, lambda: any(p.name == name for p in session.snapshot.participants))
         claire = next(p.id for p in session.snapshot.participants if p.name == name)
@@ -160,15 +168,22 @@ class Demo:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for bot in self.bots:
-            await bot.node.stop()
-        if self.host is not None:
-            await self.host.stop()
+            if bot.meeting is not None:
+                await bot.meeting.close()
+        if self.meeting is not None:
+            await self.meeting.close()
 
     @property
     def host_node(self) -> SessionNode:
         if self.host is None:
             raise RuntimeError("the demo has not started")
         return self.host
+
+    @property
+    def host_session(self) -> Session:
+        if self.meeting is None:
+            raise RuntimeError("the demo has not started")
+        return self.meeting.session
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -181,9 +196,11 @@ class Demo:
     # -- the participants ------------------------------------------------------------
     async def _play(self, bot: Bot) -> None:
         await self._pause(1.0)
-        bot.node.connect(LOOPBACK, self.host_node.port)
-        await when(bot.session, lambda: not bot.session.is_empty)
-        bot.act(bot.session.join, bot.name)
+        host_node = self.host_node
+        bot.meeting = await join(Target((LOOPBACK,), host_node.port, host_node.tag,
+                                        host_node.code),
+                                 name=bot.name, interface=LOOPBACK, remember=False,
+                                 keep_file=False)
         while True:
             snap = bot.session.snapshot
             phase = snap.current_phase
@@ -241,7 +258,7 @@ class Demo:
     # -- the facilitator, when nobody is at the keyboard ---------------------------------
     async def _facilitate(self) -> None:
         host = self.host_node
-        session = host.session
+        session = self.host_session
         await when(session, lambda: len(session.snapshot.participants) > len(self.bots))
         await self._assign_client()
         await self._pause(0.5)
@@ -262,7 +279,7 @@ class Demo:
         self.finished.set()
 
     def _all_done(self) -> bool:
-        index = self.host_node.session.snapshot.control.phase.index
+        index = self.host_session.snapshot.control.phase.index
         peers = self.host_node.peers
         return len(peers) >= len(self.bots) and all(
             p.presence is not None and p.presence.done_phase == index for p in peers)
@@ -275,6 +292,6 @@ async def play_headless(path: Path, lang: str = "en", pace: float = 0.05) -> Ses
     try:
         await demo.finished.wait()
         await demo.host_node.wait_synced(quiet=0.2)
-        return demo.host_node.session
+        return demo.host_session
     finally:
         await demo.stop()

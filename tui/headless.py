@@ -12,35 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from model import sessionfile
 from model.ops import OperationError
 from model.protocols import DEFAULT_PROTOCOL, load_protocol
 from model.session import NotAllowed, Session
-from sync.codes import generate_code
+from model.text import clean_line
 from sync.events import (
     AuthFailure,
+    CodeChanged,
     DocumentChanged,
     HandshakeFailed,
     LinkProblem,
+    Misbehaviour,
     NodeEvent,
     PeersChanged,
     Saved,
     SaveFailed,
 )
-from sync.node import SessionNode
 from tui import identity
-from tui.paths import sessions_dir
+from tui.meeting import Meeting, MeetingError, Target, default_file, digest, host, join
+from tui.platform import install_stop_handlers
+
+__all__ = ["HeadlessError", "digest", "run_host", "run_join"]
 
 
 class HeadlessError(Exception):
@@ -48,57 +50,9 @@ class HeadlessError(Exception):
 
 
 @dataclass
-class Peer:
-    host: str
-    port: int
-    tag: str | None = None
-    code: str | None = None
-
-
-def parse_peer(text: str) -> Peer:
-    """``HOST:PORT`` or a join link ``cercle://HOST:PORT/TAG#CODE``."""
-    if text.startswith("cercle://"):
-        parts = urlsplit(text)
-        if not parts.hostname or not parts.port:
-            raise HeadlessError(f"not a join link: {text}")
-        return Peer(parts.hostname, parts.port, parts.path.strip("/") or None,
-                    parts.fragment or None)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise HeadlessError(f"expected HOST:PORT, got {text!r}")
-    return Peer(host.strip("[]") or "127.0.0.1", int(port))
-
-
-def default_file(title: str) -> Path:
-    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40] or "session"
-    path = sessions_dir() / f"{slug}.cercle"
-    counter = 2
-    while path.exists():
-        path = sessions_dir() / f"{slug}-{counter}.cercle"
-        counter += 1
-    return path
-
-
-def session_tag(session_id: str) -> str:
-    """The public tag a host announces for a session, derived from the session's id.
-
-    Peers bind their handshake to the tag they learned, so a random tag per run locked
-    everyone out of a facilitator restarted from its file (same address, port and code):
-    their reconnections failed as "another session". The tag stays public and reveals
-    nothing but which advertisements belong to one session.
-    """
-    return hashlib.sha256(b"cercle/tag/" + session_id.encode()).hexdigest()[:8]
-
-
-def digest(session: Session) -> str:
-    """A short fingerprint of the items held (equal on replicas holding the same items)."""
-    ids = sorted(f"{i.id}:{i.text}" for i in session.snapshot.items)
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-
-
-@dataclass
 class Printer:
-    """Human lines, or JSON lines for programs."""
+    """Human lines, or JSON lines for programs. Text from other laptops is shown as one
+    clean line (no terminal escapes, no right-to-left overrides)."""
 
     json_mode: bool
     stream: TextIO = field(default_factory=lambda: sys.stdout)
@@ -111,13 +65,8 @@ class Printer:
             print(text, file=self.stream, flush=True)
 
 
-def _install_stop(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+def _plain(text: str, limit: int = 200) -> str:
+    return clean_line(text, limit)
 
 
 SCRIPT_BATCH = 200  # script lines applied in one go at most
@@ -130,9 +79,9 @@ def _read_script(queue: asyncio.Queue[str | None], loop: asyncio.AbstractEventLo
     loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
-def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
+def _run_command(meeting: Meeting, line: str, say: Printer) -> bool:
     """Apply one script line other than `add` (see `_run_commands`); False on quit."""
-    session = node.session
+    session = meeting.session
     word = line.strip().partition(" ")[0]
     try:
         match word:
@@ -141,7 +90,7 @@ def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
             case "quit":
                 return False
             case "status":
-                status(node, say)
+                status(meeting, say)
                 return True
             case "start" | "pause" | "resume" | "advance" | "end":
                 getattr(session, word)()
@@ -153,11 +102,11 @@ def _run_command(node: SessionNode, line: str, say: Printer) -> bool:
     except (NotAllowed, ValueError) as exc:
         say("error", f"refused: {exc}", message=str(exc))
         return True
-    node.local_changed()
+    meeting.node.local_changed()
     return True
 
 
-def _run_commands(node: SessionNode, lines: list[str | None], say: Printer) -> bool:
+def _run_commands(meeting: Meeting, lines: list[str | None], say: Printer) -> bool:
     """Apply script lines in order, a run of ``add`` lines as one change; False on quit.
 
     ``None`` is the end of the script. A line with an error is said and skipped.
@@ -166,8 +115,8 @@ def _run_commands(node: SessionNode, lines: list[str | None], say: Printer) -> b
 
     def flush_adds() -> None:
         if adds:
-            node.session.add_items(adds)
-            node.local_changed()
+            meeting.session.add_items(adds)
+            meeting.node.local_changed()
             adds.clear()
 
     for line in lines:
@@ -178,34 +127,41 @@ def _run_commands(node: SessionNode, lines: list[str | None], say: Printer) -> b
         if word == "add":
             kind, _, text = rest.partition(" ")
             try:  # the phase's kinds and contributors, as for a person (model.rules)
-                node.session.check_add(kind, text)
+                meeting.session.check_add(kind, text)
             except (OperationError, NotAllowed) as exc:
                 say("error", f"refused: {exc}", message=str(exc))
                 continue
             adds.append((kind, text))
             continue
         flush_adds()
-        if not _run_command(node, line, say):
+        if not _run_command(meeting, line, say):
             return False
     flush_adds()
     return True
 
 
-def status(node: SessionNode, say: Printer) -> None:
-    node.flush()  # what status reports is on disk
-    snap = node.session.snapshot
-    say("status", f"{len(snap.items)} items, {len(node.peers)} peers, phase "
+def status(meeting: Meeting, say: Printer) -> None:
+    meeting.node.flush()  # what status reports is on disk
+    snap = meeting.session.snapshot
+    peers = len(meeting.node.peers)
+    say("status", f"{len(snap.items)} items, {peers} peers, phase "
         f"{snap.control.phase.index + 1} [{snap.control.phase.status}]",
-        items=len(snap.items), peers=len(node.peers), digest=digest(node.session),
-        phase=snap.control.phase.index, participants=len(snap.participants))
+        items=len(snap.items), peers=peers, digest=digest(meeting.session),
+        phase=snap.control.phase.index, participants=len(snap.participants),
+        ignored=snap.control.ignored)
 
 
-def _events(say: Printer, watch: bool = False, session: Session | None = None) -> Any:
+def _events(say: Printer, watch: bool, current: Callable[[], Session | None]
+            ) -> Callable[[NodeEvent], None]:
     last_problem: dict[str, str] = {}
+
+    def name_of(participant: str) -> str:
+        session = current()
+        return _plain(session.snapshot.name_of(participant)) if session else participant[:8]
 
     def on_event(event: NodeEvent) -> None:
         match event:
-            case DocumentChanged() if watch and session is not None:
+            case DocumentChanged() if watch and (session := current()) is not None:
                 count = session.item_count()
                 say("changed", f"{count} items", items=count, t=time.time())
             case AuthFailure(address=address, failures=failures, incoming=True):
@@ -214,12 +170,22 @@ def _events(say: Printer, watch: bool = False, session: Session | None = None) -
             case PeersChanged():
                 pass
             case HandshakeFailed(address=address, reason=reason):
-                say("handshake-failed", f"{address} failed the handshake: {reason}",
+                say("handshake-failed", f"{address} failed the handshake: {_plain(reason)}",
                     address=address, reason=reason)
             case LinkProblem(address=address, reason=reason):
                 if last_problem.get(address) != reason:  # a retry loop repeats itself
                     last_problem[address] = reason
-                    say("link-problem", f"{address}: {reason}", address=address, reason=reason)
+                    say("link-problem", f"{address}: {_plain(reason)}", address=address,
+                        reason=reason)
+            case Misbehaviour(culprit=culprit, reason=reason, sender=sender,
+                              reported_by=reported_by):
+                by = f" (seen by {name_of(reported_by)})" if reported_by else ""
+                say("refused", f"refused from {name_of(culprit)}{by}: {_plain(reason)}",
+                    culprit=culprit, reason=reason, sender=sender, reported_by=reported_by)
+            case CodeChanged(code=code, reason=reason):
+                say("code", f"new join code: {code}"
+                    + (" (after repeated wrong codes)" if reason == "guessing" else ""),
+                    code=code, reason=reason)
             case SaveFailed(message=message):
                 say("save-failed", f"cannot save: {message}", message=message)
             case Saved():
@@ -227,39 +193,41 @@ def _events(say: Printer, watch: bool = False, session: Session | None = None) -
     return on_event
 
 
-async def _serve(node: SessionNode, say: Printer, script: bool, watch: bool = False) -> None:
-    """Run until SIGINT/SIGTERM, or until the script says quit or ends.
+async def _serve(meeting: Meeting, say: Printer, script: bool, watch: bool,
+                 stop: asyncio.Event) -> None:
+    """Run until ``stop`` (Ctrl+C, SIGTERM, a closed console), or until the script says
+    quit or ends.
 
     With ``watch``, each batch of script lines is followed by an ``applied`` line
     with the items now held, as remote changes are by a ``changed`` line.
     """
-    stop = asyncio.Event()
-    _install_stop(stop)
-    peers_seen = -1
+    peers_seen: tuple[str, ...] | None = None
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     if script:
         threading.Thread(target=_read_script, args=(queue, asyncio.get_running_loop()),
                          daemon=True).start()
     while not stop.is_set():
-        if len(node.peers) != peers_seen:
-            peers_seen = len(node.peers)
-            say("peers", f"{peers_seen} peer(s) connected", count=peers_seen,
-                names=[p.name for p in node.peers])
+        peers = tuple(sorted(p.peer_id for p in meeting.node.peers))
+        if peers != peers_seen:
+            peers_seen = peers
+            names = [_plain(meeting.session.snapshot.name_of(p)) for p in peers]
+            say("peers", f"{len(peers)} peer(s) connected", count=len(peers), names=names)
         if script:
             try:
                 line = await asyncio.wait_for(queue.get(), 0.2)
             except TimeoutError:
                 continue
-            # Lines that arrived together are applied together: one save and one send (a
-            # hundred adds take some 30 ms; past SCRIPT_BATCH the network is heard first).
+            # Lines that arrived together are applied together: one save and one send
+            # (a hundred adds take some 30 ms; past SCRIPT_BATCH the network is heard).
             lines = [line]
             while lines[-1] is not None and not queue.empty() and len(lines) < SCRIPT_BATCH:
                 lines.append(queue.get_nowait())
-            if not _run_commands(node, lines, say):
+            if not _run_commands(meeting, lines, say):
                 return
             if watch:
-                count = node.session.item_count()
-                say("applied", f"{count} items", items=count, lines=len(lines), t=time.time())
+                count = meeting.session.item_count()
+                say("applied", f"{count} items", items=count, lines=len(lines),
+                    t=time.time())
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
@@ -274,11 +242,34 @@ def _continue_session(previous: str, *, title: str | None, file: str | None, nam
         previous, name=name, title=title, group=group,
         protocol=load_protocol(protocol) if protocol else None)
     snap = session.snapshot
-    say("continuing", f"continuing “{snap.group.name}” after “{snap.chain[-1].title}”: "
-        f"{len(snap.carried_actions())} open action(s) carried over",
-        group=snap.group.name, previous=snap.chain[-1].id,
+    say("continuing", f"continuing “{_plain(snap.group.name)}” after "
+        f"“{_plain(snap.chain[-1].title)}”: {len(snap.carried_actions())} open action(s) "
+        "carried over", group=snap.group.name, previous=snap.chain[-1].id,
         carried=len(snap.carried_actions()), chain=len(snap.chain))
     return session
+
+
+def _session_to_host(*, title: str | None, file: str | None, protocol: str, name: str,
+                     continue_from: str | None, group: str | None,
+                     say: Printer) -> tuple[Session, Path]:
+    """The session ``host`` opens, and its file: continued, opened, or new."""
+    if continue_from:  # protocol "" keeps the previous session's
+        session = _continue_session(continue_from, title=title, file=file, name=name,
+                                    protocol=protocol or None, group=group, say=say)
+        path = Path(file) if file else default_file(session.snapshot.info.title)
+        sessionfile.save(path, session.doc)
+    elif file and Path(file).exists():
+        loaded = sessionfile.load(file)
+        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
+        path = Path(file)
+    else:
+        if not title:
+            raise HeadlessError("give --title for a new session (or --file of an existing one)")
+        session = Session.create(title=title, name=name,
+                                 protocol=load_protocol(protocol or DEFAULT_PROTOCOL))
+        path = Path(file) if file else default_file(title)
+        sessionfile.save(path, session.doc)
+    return session, path
 
 
 async def run_host(*, title: str | None, file: str | None, protocol: str, code: str | None,
@@ -286,57 +277,39 @@ async def run_host(*, title: str | None, file: str | None, protocol: str, code: 
                    json_mode: bool, script: bool, watch: bool = False,
                    continue_from: str | None = None, group: str | None = None) -> int:
     say = Printer(json_mode)
-    if continue_from:  # protocol "" keeps the previous session's
-        session = _continue_session(continue_from, title=title, file=file, name=name,
-                                    protocol=protocol or None, group=group, say=say)
-        path = Path(file) if file else default_file(session.snapshot.info.title)
-        sessionfile.save(path, session.doc)
-    elif file and Path(file).exists():  # noqa: ASYNC240 - one stat before the loop runs
-        loaded = sessionfile.load(file)
-        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
-        session.check_can_host(file)
-        path = Path(file)
-    else:
-        if not title:
-            raise HeadlessError("give --title for a new session (or --file of an existing one)")
-        session = Session.create(title=title, protocol=load_protocol(protocol or DEFAULT_PROTOCOL),
-                                 name=name)
-        path = Path(file) if file else default_file(title)
-        sessionfile.save(path, session.doc)
-    identity.remember(session.snapshot.info.id, session.identity, path)
-    if not session.is_facilitator:
-        say("warning", "note: you are not this session's facilitator on this computer")
-    node = SessionNode(session, code=code or generate_code(), name=name, is_host=True,
-                       tag=session_tag(session.snapshot.info.id),
-                       listen_host=interface or "0.0.0.0", port=port,  # noqa: S104
-                       save_path=path, on_event=_events(say, watch, session))
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(node)
-        addresses = [interface] if interface else _addresses()
-        if advertise:
-            from sync.discovery import Advertiser
-
-            await stack.enter_async_context(Advertiser(
-                tag=node.tag or "", port=node.port, label=label, addresses=addresses,
-                interfaces=[interface] if interface else None))
-        shown = addresses[0] if addresses else "127.0.0.1"
-        say("ready", f"hosting “{session.snapshot.info.title}” on "
-            + ", ".join(f"{a}:{node.port}" for a in addresses)
-            + f"\njoin code: {node.code}\njoin link: {node.join_link(shown)}\nfile: {path}",
-            address=shown, addresses=addresses, port=node.port, code=node.code, tag=node.tag,
-            link=node.join_link(shown), file=str(path), session=session.snapshot.info.id)
-        await _serve(node, say, script, watch)
+    session, path = _session_to_host(title=title, file=file, protocol=protocol, name=name,
+                                     continue_from=continue_from, group=group, say=say)
+    try:
+        meeting = await host(session, path, code=code, port=port, label=label,
+                             advertise=advertise, interface=interface,
+                             on_event=_events(say, watch, lambda: session))
+    except MeetingError as exc:
+        raise HeadlessError(str(exc)) from None
+    stop = asyncio.Event()
+    handlers = install_stop_handlers(asyncio.get_running_loop(), stop.set)
+    try:
+        for warning in meeting.warnings:
+            say("warning", f"note: {warning}", message=warning)
+        node = meeting.node
+        shown = meeting.addresses[0] if meeting.addresses else "127.0.0.1"
+        title_shown = _plain(session.snapshot.info.title)
+        say("ready", f"hosting “{title_shown}” on "
+            + ", ".join(f"{a}:{node.port}" for a in meeting.addresses)
+            + f"\njoin code: {node.code}\nsession words: {meeting.fingerprint}"
+            + f"\njoin link: {meeting.join_link(shown)}\nfile: {path}",
+            address=shown, addresses=meeting.addresses, port=node.port, code=node.code,
+            tag=node.tag, link=meeting.join_link(shown), file=str(path),
+            session=session.snapshot.info.id, fingerprint=meeting.fingerprint)
+        await _serve(meeting, say, script, watch, stop)
+    finally:
+        await meeting.close()
+        handlers.stopped()  # a closing console window waited for the last save
+        handlers.remove()
     say("stopped", f"stopped; saved {path}", file=str(path))
     return 0
 
 
-def _addresses() -> list[str]:
-    from sync.discovery import local_ipv4_addresses
-
-    return local_ipv4_addresses() or ["127.0.0.1"]
-
-
-async def _find_by_tag(tag: str, interface: str | None, timeout: float) -> Peer:
+async def _find_by_tag(tag: str, interface: str | None, timeout: float) -> Target:
     from sync.discovery import Browser
 
     async with Browser(interfaces=[interface] if interface else None) as browser:
@@ -349,7 +322,7 @@ async def _find_by_tag(tag: str, interface: str | None, timeout: float) -> Peer:
         found = browser.find_by_tag(tag)
         if found is None:  # it left between the two looks
             raise HeadlessError(f"the session with tag {tag} just left the network")
-        return Peer(found.host, found.port, tag)
+        return Target.found(found)
 
 
 async def run_join(*, peer: str | None, tag: str | None, code: str | None, name: str,
@@ -357,51 +330,46 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
                    interface: str | None, json_mode: bool, script: bool,
                    watch: bool = False) -> int:
     say = Printer(json_mode)
-    target = parse_peer(peer) if peer else None
+    try:
+        target = Target.parse(peer) if peer else None
+    except MeetingError as exc:
+        raise HeadlessError(str(exc)) from None
     if target is None:
         if not tag:
             raise HeadlessError("give --peer HOST:PORT, a join link, or --tag TAG")
         target = await _find_by_tag(tag, interface, timeout)
-    code = code or target.code
-    if not code:
-        raise HeadlessError("give the join code with --code")
-    path = Path(file) if file else None
-    existed = path is not None and path.exists()
-    if path is not None and existed:
-        loaded = sessionfile.load(path)
-        session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
-    else:
-        session = Session.empty()
-    node = SessionNode(session, code=code, name=name, tag=target.tag or tag,
-                       listen_host=interface or "0.0.0.0", port=port,  # noqa: S104
-                       save_path=path, on_event=_events(say, watch, session))
-    ok = False
+    elif tag and not target.tag:
+        target = Target(target.hosts, target.port, tag, target.code)
+    holder: list[Meeting] = []
     try:
-        async with node:
-            node.connect(target.host, target.port)
-            try:
-                async with asyncio.timeout(timeout):
-                    ok = await node.wait_synced()
-            except TimeoutError:
-                ok = False
-            if not ok:
-                if node.refused:
-                    raise HeadlessError(f"wrong join code: {node.refused}")
-                raise HeadlessError(f"cannot reach the session at {target.host}:{target.port} "
-                                    f"within {timeout:.0f} s")
-            identity.remember(session.snapshot.info.id, session.identity, path)
-            if session.me not in {p.id for p in session.snapshot.participants}:
-                session.join(name)
-                node.local_changed()
+        meeting = await join(target, name=name, code=code, file=Path(file) if file else None,
+                             interface=interface, port=port, timeout=timeout,
+                             on_event=_events(say, watch,
+                                              lambda: holder[0].session if holder else None))
+    except MeetingError as exc:
+        message = str(exc)
+        raise HeadlessError(f"wrong join code: {message}" if "refused" in message
+                            else message) from None
+    holder.append(meeting)
+    stop = asyncio.Event()
+    handlers = install_stop_handlers(asyncio.get_running_loop(), stop.set)
+    try:
+        try:
             async with asyncio.timeout(timeout):
-                await node.wait_synced()
-            say("synced", f"joined “{session.snapshot.info.title}”: "
-                f"{len(session.snapshot.items)} items", items=len(session.snapshot.items),
-                digest=digest(session), title=session.snapshot.info.title,
-                port=node.port, file=str(path) if path else None)
-            if not until_synced:
-                await _serve(node, say, script, watch)
+                await meeting.node.wait_synced()
+        except TimeoutError:
+            raise HeadlessError(f"the session at {target.hosts[0]}:{target.port} stopped "
+                                "answering") from None
+        snap = meeting.session.snapshot
+        say("synced", f"joined “{_plain(snap.info.title)}”: {len(snap.items)} items "
+            f"(session words: {meeting.fingerprint})", items=len(snap.items),
+            digest=digest(meeting.session), title=snap.info.title, port=meeting.node.port,
+            file=str(meeting.path) if meeting.path else None,
+            fingerprint=meeting.fingerprint)
+        if not until_synced:
+            await _serve(meeting, say, script, watch, stop)
     finally:
-        if not ok and path is not None and not existed:
-            path.unlink(missing_ok=True)  # never leave a partial file behind
+        await meeting.close()
+        handlers.stopped()
+        handlers.remove()
     return 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from automerge.core import Document
 
 from model import sessionfile
 from model.keys import Identity
+from sync.handshake import Anchor
 from tui.paths import data_dir
 
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")  # also what makes a safe file name
@@ -110,6 +112,68 @@ def earlier(session_id: str) -> tuple[Identity, Path, Document] | None:
     if loaded.session_id != session_id:
         return None
     return identity, Path(path), loaded.doc
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What lets this laptop back into a session without the code: its key, the creator's
+    admission of it, and the session as proven when it was admitted."""
+
+    identity: Identity
+    admission: bytes
+    anchor: Anchor
+
+
+def _memberships() -> Path:
+    return data_dir() / "memberships.json"
+
+
+def remember_membership(anchor: Anchor, identity: Identity, admission: bytes) -> None:
+    """Keep the admission this laptop was given (its key is kept by ``remember``), found
+    again by the session's tag: the tag is what a join link or the network gives."""
+    _write(_memberships(), anchor.tag, {"session": anchor.session_id,
+                                        "creator": anchor.creator.hex(),
+                                        "nonce": anchor.nonce.hex(),
+                                        "admission": admission.hex()})
+    remember(anchor.session_id, identity)
+
+
+def membership(tag: str) -> Membership | None:
+    """How this laptop was admitted to the session announced as ``tag``, if it was, and
+    if what it kept still proves it (a damaged store is as good as none)."""
+    entry = _read(_memberships()).get(tag)
+    if not isinstance(entry, dict):
+        return None
+    try:
+        anchor = Anchor.proven(bytes.fromhex(entry["creator"]), bytes.fromhex(entry["nonce"]))
+        admission = bytes.fromhex(entry["admission"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    identity = identity_for(anchor.session_id)
+    if identity is None or anchor.session_id != entry.get("session") or anchor.tag != tag \
+            or not anchor.admits(identity.actor, admission):
+        return None
+    return Membership(identity, admission, anchor)
+
+
+def heads(session_id: str) -> bytes:
+    """The signed heads kept beside the session (what lets this laptop pass on the others'
+    changes after a restart); empty when none were kept."""
+    path = _key_file(session_id)
+    if path is None:
+        return b""
+    try:
+        return path.with_suffix(".heads").read_bytes()
+    except OSError:
+        return b""
+
+
+def keep_heads(session_id: str, blob: bytes) -> None:
+    """Keep the signed heads (after each save of the session file). Best effort."""
+    path = _key_file(session_id)
+    if path is not None:
+        with contextlib.suppress(sessionfile.SessionFileError):
+            sessionfile.write_atomic(path.with_suffix(".heads"), blob)
 
 
 def hosting(session_id: str) -> tuple[int, str] | None:

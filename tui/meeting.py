@@ -29,7 +29,7 @@ from sync.codes import InvalidCode, generate_code
 from sync.discovery import DEFAULT_LABEL, FoundSession, local_networks, order_for
 from sync.events import NodeEvent
 from sync.fingerprint import fingerprint
-from sync.handshake import Anchor
+from sync.handshake import Anchor, Credentials
 from sync.node import SessionNode
 from tui import identity
 from tui.paths import sessions_dir
@@ -141,21 +141,22 @@ def _heads_keeper(session_id: str) -> Callable[[bytes], None]:
 # -- hosting -------------------------------------------------------------------------------
 async def host(
     session: Session,
-    path: Path,
+    path: Path | None,
     *,
     code: str | None = None,
     port: int = 0,
     label: str = "",
     advertise: bool = True,
     interface: str | None = None,
+    remember: bool = True,
     on_event: OnEvent | None = None,
     **node_options: Any,
 ) -> Meeting:
     """Open ``session`` (kept in ``path``) on the network from this laptop, its creator's.
 
     The port and code it was hosted with before are reused unless given, so laptops
-    already in it find it again. Raises MeetingError: not this laptop's session, a weak
-    code, no port to listen on."""
+    already in it find it again (``remember`` False: nothing is kept, as in the demo).
+    Raises MeetingError: not this laptop's session, a weak code, no port to listen on."""
     info = session.snapshot.info
     try:
         session.check_can_host(str(path))
@@ -165,8 +166,9 @@ async def host(
         raise MeetingError("this session was opened on another computer: only that one can "
                            "host it (join it instead)")
     anchor = Anchor.proven(info.creator_key, info.nonce)
-    identity.remember(info.id, session.identity, path)
-    old_port, old_code = identity.hosting(info.id) or (0, "")
+    if remember:
+        identity.remember(info.id, session.identity, path)
+    old_port, old_code = (identity.hosting(info.id) if remember else None) or (0, "")
     code = code or old_code or generate_code()
     listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
     meeting: Meeting | None = None
@@ -174,9 +176,9 @@ async def host(
         try:
             node = SessionNode(identity=session.identity, session=session, anchor=anchor,
                                code=code, listen_host=listen, port=attempt, save_path=path,
-                               heads=identity.heads(info.id),
-                               on_saved=_heads_keeper(info.id), on_event=on_event,
-                               **node_options)
+                               heads=identity.heads(info.id) if remember else b"",
+                               on_saved=_heads_keeper(info.id) if remember else None,
+                               on_event=on_event, **node_options)
         except InvalidCode as exc:
             raise MeetingError(str(exc)) from None
         meeting = Meeting(session, node, path)
@@ -188,7 +190,8 @@ async def host(
             meeting = None
     if meeting is None:
         raise MeetingError("cannot listen for the others on this computer (no free port?)")
-    identity.remember_hosting(info.id, meeting.node.port, meeting.node.code)
+    if remember:
+        identity.remember_hosting(info.id, meeting.node.port, meeting.node.code)
     meeting.addresses = [interface] if interface else _addresses()
     if advertise:
         from sync.discovery import Advertiser
@@ -232,113 +235,85 @@ async def join(
     port: int = 0,
     timeout: float = JOIN_TIMEOUT,
     remember: bool = True,
+    keep_file: bool = True,
     on_event: OnEvent | None = None,
     **node_options: Any,
 ) -> Meeting:
     """Join the session at ``target`` as ``name``.
 
-    A laptop that was in this session before comes back with its key (no code asked) and
-    its file; otherwise the code (``code``, or the link's) admits it. Raises MeetingError
-    when the code is refused, the session cannot be reached within ``timeout`` seconds,
-    or ``file`` holds another session."""
+    A laptop that was admitted to this session before comes back with its key (no code
+    asked) and its file; otherwise the code (``code``, or the link's) admits it. With
+    ``remember`` False nothing is kept for next time, with ``keep_file`` False no file is
+    written (the demo's simulated people). Raises MeetingError when the code is refused,
+    the session cannot be reached within ``timeout`` seconds, or ``file`` holds another
+    session."""
+    code = code or target.code
     listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
-    member = identity.membership(target.tag) if remember and target.tag else None
-    if member is not None and member.identity.actor in _in_use:
-        member = None  # that key is in use in this process right now
-    if member is not None:
-        meeting = await _rejoin(target, member, file, listen, port, timeout, on_event,
-                                node_options)
-    else:
-        meeting = await _newcomer(target, code or target.code, file, listen, port, timeout,
-                                  on_event, node_options)
-    session = meeting.session
-    info = session.snapshot.info
-    if remember:
-        identity.remember(info.id, session.identity, meeting.path)
-        identity.remember_membership(meeting.node.anchor, session.identity,  # type: ignore[arg-type]
-                                     meeting.node.admission)
-    me = next((p for p in session.snapshot.participants if p.id == session.me), None)
-    if me is None or (name and me.name != name):
-        session.join(name, meeting.node.admission)
-        meeting.node.local_changed()
-    _in_use.add(session.identity.actor)
-    return meeting
+    newcomer = Identity.generate()
 
+    def known(tag: str) -> tuple[Anchor, Credentials] | None:
+        member = identity.membership(tag) if remember else None
+        if member is None or member.identity.actor in _in_use:
+            return None  # never admitted, or that key is in use in this process right now
+        return member.anchor, Credentials(member.identity, member.admission)
 
-async def _start(node: SessionNode, meeting_path: Path | None) -> Meeting:
-    placeholder = Session.empty(identity=node.identity)
-    meeting = Meeting(placeholder, node, meeting_path)
-    await meeting._stack.enter_async_context(node)
-    return meeting
+    def open_session(anchor: Anchor, me: Identity) -> Session | None:
+        earlier = identity.earlier(anchor.session_id)
+        if earlier is None or (file is not None and earlier[1] != file):
+            return None
+        return Session(earlier[2], identity=me)
 
-
-async def _newcomer(target: Target, code: str | None, file: Path | None, listen: str,
-                    port: int, timeout: float, on_event: OnEvent | None,
-                    options: dict[str, Any]) -> Meeting:
-    if not code:
-        raise MeetingError("give the join code (the facilitator's screen shows it)")
-    me = Identity.generate()
     try:
-        node = SessionNode(identity=me, code=code, listen_host=listen, port=port,
-                           on_event=on_event,
-                           make_session=lambda doc: Session(doc, identity=me), **options)
+        node = SessionNode(identity=newcomer, code=code or "", listen_host=listen, port=port,
+                           on_event=on_event, known=known, open_session=open_session,
+                           make_session=lambda doc: Session(doc, identity=node.identity),
+                           **node_options)
     except InvalidCode as exc:
         raise MeetingError(str(exc)) from None
-    meeting = await _start(node, file)
+    meeting = Meeting(Session.empty(identity=newcomer), node, file)
+    await meeting._stack.enter_async_context(node)
     try:
         node.join(list(target.hosts), target.port, tag=target.tag)
         await _wait_for_session(node, target, timeout)
+        session = node.session
+        assert session is not None and node.anchor is not None  # noqa: S101 - waited for
+        info = session.snapshot.info
+        earlier = identity.earlier(info.id)
+        if file is None and earlier is not None and earlier[0].actor == node.identity.actor:
+            file = earlier[1]  # back in the file it kept the session in
+        problem = _other_session_in(file, info.id) if file is not None else None
+        if problem:
+            raise MeetingError(problem)
     except BaseException:
         await meeting.close()
         raise
-    session = node.session
-    assert session is not None  # noqa: S101 - waited for
     meeting.session = session
-    if file is not None and file.exists():
-        try:
-            earlier = sessionfile.load(file)
-        except sessionfile.SessionFileError as exc:
-            await meeting.close()
-            raise MeetingError(str(exc)) from None
-        if earlier.session_id != session.snapshot.info.id:
-            await meeting.close()
-            raise MeetingError(f"{file} holds another session: give a new file")
-    meeting.path = file or default_file(session.snapshot.info.title)
-    node.save_path = meeting.path
-    node.on_saved = _heads_keeper(session.snapshot.info.id)
-    return meeting
-
-
-async def _rejoin(target: Target, member: identity.Membership, file: Path | None,
-                  listen: str, port: int, timeout: float, on_event: OnEvent | None,
-                  options: dict[str, Any]) -> Meeting:
-    anchor = member.anchor
-    earlier = identity.earlier(anchor.session_id)
-    session = None
-    path = file
-    if earlier is not None and (file is None or earlier[1] == file):
-        _, path, doc = earlier
-        session = Session(doc, identity=member.identity)
-    node = SessionNode(identity=member.identity, anchor=anchor, admission=member.admission,
-                       session=session, listen_host=listen, port=port, save_path=path,
-                       heads=identity.heads(anchor.session_id),
-                       on_saved=_heads_keeper(anchor.session_id), on_event=on_event,
-                       make_session=lambda doc: Session(doc, identity=member.identity),
-                       **options)
-    meeting = await _start(node, path)
-    try:
-        for host_name in target.hosts:
-            node.connect(host_name, target.port)
-        await _wait_for_session(node, target, timeout)
-    except BaseException:
-        await meeting.close()
-        raise
-    assert node.session is not None  # noqa: S101 - waited for
-    meeting.session = node.session
-    if meeting.path is None:
-        meeting.path = default_file(node.session.snapshot.info.title)
+    if keep_file:
+        meeting.path = file or default_file(info.title)
         node.save_path = meeting.path
+        node.on_saved = _heads_keeper(info.id) if remember else None
+    if remember:
+        identity.remember(info.id, node.identity, meeting.path)
+        identity.remember_membership(node.anchor, node.identity, node.admission)
+    me = next((p for p in session.snapshot.participants if p.id == session.me), None)
+    if me is None or (name and me.plain_name != name):
+        session.join(name, node.admission)
+        node.local_changed()
+    _in_use.add(node.identity.actor)
     return meeting
+
+
+def _other_session_in(file: Path, session_id: str) -> str | None:
+    """Why ``file`` cannot keep the session ``session_id`` (None when it can)."""
+    if not file.exists():
+        return None
+    try:
+        earlier = sessionfile.load(file)
+    except sessionfile.SessionFileError as exc:
+        return str(exc)
+    if earlier.session_id != session_id:
+        return f"{file} holds another session: give a new file"
+    return None
 
 
 async def _wait_for_session(node: SessionNode, target: Target, timeout: float) -> None:

@@ -140,3 +140,23 @@ def test_putting_an_equal_value_writes_nothing() -> None:
     with doc.transaction() as tx:
         tx.put(ROOT, "answered", ScalarType.Boolean, True)
     assert doc.get_heads() == heads and doc.get(ROOT, "answered")[1] == first  # type: ignore[index]
+
+
+def test_changes_go_in_through_a_sync_message_the_binding_reads_back_unchanged() -> None:
+    """The binding has no way to apply changes but a sync message: one with no heads, needs
+    or haves, only changes, taken with a throwaway state, applies them."""
+    from automerge.core import ROOT, Document, Message, ScalarType
+
+    from model.binding import apply_changes, changes_message
+
+    doc = Document(b"\xaa" * 32)
+    for key in ("a", "b"):
+        with doc.transaction() as tx:
+            tx.put(ROOT, key, ScalarType.Str, key * 200)  # long enough to be compressed
+    changes = [change.bytes for change in doc.get_changes([])]
+    raw = changes_message(changes)
+    assert Message.decode(raw).encode() == raw
+    assert changes_message([]) == bytes([0x42, 0, 0, 0, 0])
+    other = Document(b"\xbb" * 32)
+    apply_changes(other, changes)
+    assert other.get_heads() == doc.get_heads()

@@ -12,13 +12,11 @@ from model.binding import splice_text
 from model.changes import (
     ROOT_OBJ,
     ChangeFormatError,
-    changes_message,
     obj_id_of,
     parse_change,
     parse_runs,
-    sync_message_needs,
 )
-from model.session import Session
+from model.session import ApplyFailed, Session
 from tests.replicas import replica_of, sync_pair
 
 A, B = b"\xaa" * 16, b"\xbb" * 16
@@ -108,62 +106,42 @@ def test_everyday_changes_never_need_the_slow_diff(session: Session) -> None:
     assert {i.text for i in session.snapshot.items} == {"Appeler"}
 
 
-def test_a_sync_message_says_how_many_changes_it_needs() -> None:
-    """A replica holding a change without its dependency asks for it, even of a stranger."""
-    from automerge.core import SyncState
-
-    source = Document(A)
-    with source.transaction() as tx:
-        tx.put(ROOT, "first", ScalarType.Str, "1")
-    first = source.get_heads()
-    with source.transaction() as tx:
-        tx.put(ROOT, "second", ScalarType.Str, "2")
-    second = source.get_changes(first)[0].raw_bytes
-    whole = Document(B)
-    message = whole.generate_sync_message(SyncState())
-    assert message is not None and sync_message_needs(message.encode()) == []
-    missing = Document.load(whole.save() + second)  # the second change, not the first
-    message = missing.generate_sync_message(SyncState())
-    assert message is not None
-    assert sync_message_needs(message.encode()) == [source.get_changes([])[0].hash]
-    session = Session(missing)
-    assert session.has_dangling_changes()
-    assert session.missing_dependencies() == {source.get_changes([])[0].hash}
-    before = session.snapshot
-    session.drop_dangling_changes()
-    assert not session.has_dangling_changes()
-    assert session.snapshot == before
-    assert session.doc.save() == Session(Document.load(whole.save())).doc.save()
-
-
-def test_a_changes_message_is_a_sync_message_the_binding_reads_back_unchanged() -> None:
-    from automerge.core import Message
-
-    doc = Document(A)
-    for key in ("a", "b"):
-        with doc.transaction() as tx:
-            tx.put(ROOT, key, ScalarType.Str, key * 200)  # long enough to be compressed
-    changes = [change.bytes for change in doc.get_changes([])]
-    raw = changes_message(changes)
-    assert Message.decode(raw).encode() == raw
-    assert changes_message([]) == bytes([0x42, 0, 0, 0, 0])
-
-
-def test_pushed_changes_apply_in_any_order(session: Session) -> None:
-    """A change that arrives before the one it depends on waits for it, then both apply."""
+def test_applying_changes_says_which_were_applied(session: Session) -> None:
+    """Changes are handed over once what they depend on is held (``sync.pending``): they
+    apply, and the call names them; held ones again name nothing."""
     heads = session.doc.get_heads()
     bob = replica_of(session, "Bob")
     bob.add_item("question", "Pourquoi ?")
     bob.add_item("advice", "Parce que.")
-    mine = bob.changes_since(heads, mine=True)
+    changes = bob.doc.get_changes(heads)
+    mine = [c.bytes for c in changes if c.actor_id == bob.actor]
     assert len(mine) == 3  # Bob joining, then his two items
-    assert session.apply_changes(mine[1:]) is False  # they wait for their dependency
-    assert session.has_dangling_changes()
-    assert session.apply_changes(mine[:1]) is True
-    assert not session.has_dangling_changes()
+    applied = session.apply_changes(mine)
+    assert applied == {c.hash for c in changes if c.actor_id == bob.actor}
     assert {i.text for i in session.snapshot.items} >= {"Pourquoi ?", "Parce que."}
-    assert sorted(session.doc.get_heads()) == sorted(bob.doc.get_heads())
-    assert session.apply_changes(mine) is False  # already held: nothing changes
+    assert session.apply_changes(mine) == set()  # already held
+
+
+def test_a_change_the_binding_refuses_keeps_what_came_before(session: Session) -> None:
+    """Nothing is rolled back (forking at earlier heads panics in this binding): what the
+    binding applied before a change it refuses was checked too, and stays. Two changes
+    with one author's same number: the binding takes the first, refuses the second."""
+    heads = session.doc.get_heads()
+    bob = replica_of(session, "Bob")
+    twin = Session(bob.doc.fork(), identity=bob.identity)
+    bob.add_item("question", "Pourquoi ?")
+    twin.add_item("question", "Comment ?")
+    one = [c.bytes for c in bob.doc.get_changes(heads) if c.actor_id == bob.actor]
+    other = twin.doc.get_last_local_change()
+    assert other is not None
+    try:
+        session.apply_changes([*one, other.bytes])
+    except ApplyFailed as failed:
+        assert len(failed.applied) == len(one)
+    else:
+        raise AssertionError("two changes numbered alike were both taken")
+    assert {i.text for i in session.snapshot.items} >= {"Pourquoi ?"}
+    assert "Comment ?" not in {i.text for i in session.snapshot.items}
 
 
 def test_changes_since_keeps_ours_apart(session: Session) -> None:

@@ -36,9 +36,10 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-def host_node(name: str = "Anne", **kwargs: object) -> tuple[SessionNode, Person, Recorder]:
+def host_node(name: str = "Anne", *, any_kind: bool = True,
+              **kwargs: object) -> tuple[SessionNode, Person, Recorder]:
     """The creator's node, holding her new session, admitting with ``CODE``."""
-    person, session, anchor = creator(name)
+    person, session, anchor = creator(name, any_kind=any_kind)
     events = Recorder()
     options: dict[str, object] = {"code": CODE, "listen_host": LOOPBACK, "on_event": events}
     options.update(kwargs)

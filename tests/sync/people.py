@@ -32,14 +32,15 @@ class Person:
         return self.identity.me
 
 
-def creator(name: str = "Anne", title: str = "Séance test",
-            protocol: str = "codev") -> tuple[Person, Session, Anchor]:
-    """A creator, the session she opened (facilitator), and its anchor. The protocol takes
-    any kind in any phase (replication tests add what they like; ``model.rules`` has its
-    own tests)."""
+def creator(name: str = "Anne", title: str = "Séance test", protocol: str = "codev",
+            *, any_kind: bool = True) -> tuple[Person, Session, Anchor]:
+    """A creator, the session she opened (facilitator), and its anchor. With ``any_kind``
+    the protocol takes any kind in any phase (replication tests add what they like;
+    ``model.rules`` has its own tests)."""
     person = Person(name, Identity.generate())
-    session = Session.create(title=title, protocol=open_to_all(builtin_protocols()[protocol]),
-                             name=name, identity=person.identity)
+    template = builtin_protocols()[protocol]
+    session = Session.create(title=title, protocol=open_to_all(template) if any_kind
+                             else template, name=name, identity=person.identity)
     info = session.snapshot.info
     return person, session, Anchor(info.id, info.creator_key, info.nonce)
 

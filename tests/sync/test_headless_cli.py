@@ -15,7 +15,6 @@ from typing import IO, Any
 import pytest
 
 from model import sessionfile
-from model.protocols import builtin_protocols
 from model.session import Session
 
 ROOT = Path(__file__).parents[2]
@@ -239,13 +238,17 @@ async def test_a_run_of_script_adds_is_one_change_and_a_bad_line_is_said() -> No
     keep their place between them."""
     from tests.sync.mesh import host_node
     from tui.headless import _run_commands
+    from tui.meeting import Meeting
 
-    node = host_node(protocol=builtin_protocols()["codev"])  # the exposé takes notes
+    node, _, _ = host_node(any_kind=False)  # codev: the exposé takes notes
+    assert node.session is not None
+    meeting = Meeting(node.session, node, None)
     said: list[tuple[str, dict[str, Any]]] = []
     heads = node.session.doc.get_heads()
     lines: list[str | None] = ["add note un", "add gossip non", "add question deux ?", "start",
                                "add note trois"]
-    assert _run_commands(node, lines, lambda event, text, **data: said.append((event, data)))
+    assert _run_commands(meeting, lines,  # type: ignore[arg-type]
+                         lambda event, text, **data: said.append((event, data)))
     assert [event for event, _ in said] == ["error", "error"]
     assert "unknown item kind" in said[0][1]["message"]
     assert "this phase takes note, not question" in said[1][1]["message"]  # the exposé
@@ -253,5 +256,6 @@ async def test_a_run_of_script_adds_is_one_change_and_a_bad_line_is_said() -> No
     assert [i.text for i in node.session.snapshot.items] == ["un", "trois"]
     assert node.session.snapshot.items[-1].phase == 0
     assert node.session.snapshot.control.phase.status == "running"
-    assert _run_commands(node, ["add note fin", None], lambda *a, **k: None) is False
+    assert _run_commands(meeting, ["add note fin", None],  # type: ignore[arg-type]
+                         lambda *a, **k: None) is False
     assert "fin" in {i.text for i in node.session.snapshot.items}
