@@ -54,6 +54,7 @@ from sync.wire import (
     REJECT_WRONG_CODE,
     Bye,
     Hello,
+    Presence,
     Reject,
     encode_handshake,
 )
@@ -162,8 +163,8 @@ class SessionNode:
         return self._core.links() if self._core is not None else []
 
     @property
-    def presence(self) -> object:
-        return self._core.presence if self._core is not None else None
+    def presence(self) -> Presence:
+        return self._core.presence if self._core is not None else Presence()
 
     @property
     def shown_code(self) -> str:

@@ -25,9 +25,8 @@ from textual.screen import Screen
 
 from model import sessionfile
 from model.protocols import Protocol
-from model.session import LegacySession, Session
+from model.session import Session
 from model.snapshot import Snapshot
-from sync.codes import InvalidCode, generate_code
 from sync.events import (
     AuthFailure,
     CodeChanged,
@@ -39,12 +38,13 @@ from sync.events import (
     Saved,
     SaveFailed,
 )
-from sync.node import SessionNode
 from tui import identity
 from tui.exports import write_exports
 from tui.format import TITLE_WIDTH, line, paragraph
-from tui.headless import HeadlessError, default_file, parse_peer, session_tag
 from tui.i18n import language, set_language, t
+from tui.meeting import Meeting, MeetingError, Target, default_file
+from tui.meeting import host as host_meeting
+from tui.meeting import join as join_meeting
 from tui.messages import (
     ExportRequested,
     HostFormRequested,
@@ -133,6 +133,7 @@ class CercleApp(App[int]):
         self.hosting = hosting or HostChoices()
         self.join_timeout = join_timeout
         self._advertiser: Any = None
+        self.meeting: Meeting | None = None  # the live session on the network, if any
         self._online = 0  # peers linked at the last count: tells a lost connection
         self._tasks: set[asyncio.Task[None]] = set()
         self._junk_told: dict[str, float] = {}
@@ -275,7 +276,7 @@ class CercleApp(App[int]):
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error")
             return
-        await self._serve(session, path)
+        await self._open(session, path)
 
     @on(ResumeRequested)
     def _resume_requested(self, message: ResumeRequested) -> None:
@@ -290,58 +291,33 @@ class CercleApp(App[int]):
             self.notify(str(exc), severity="error", timeout=10)
             return
         session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
+        await self._open(session, path)
+
+    async def _open(self, session: Session, path: Path) -> None:
+        """Open ``session`` on the network (``tui.meeting.host``) and show the lobby.
+
+        A session hosted before from this computer keeps its port and join code, so
+        the laptops already in it find it again by themselves; what the command line
+        asked for wins."""
+        interface = self.interfaces[0] if self.interfaces else None
         try:
-            session.check_can_host(str(path))
-        except LegacySession as exc:
-            self.notify(str(exc), severity="error", timeout=15)
+            meeting = await host_meeting(
+                session, path, code=self.hosting.code or None, port=self.hosting.port,
+                label=self.hosting.label, advertise=self.advertise, interface=interface,
+                listen_host=self.listen_host, on_event=self._on_node_event)
+        except MeetingError as exc:
+            message = {"listen": t("host.cannot_listen"),
+                       "not-yours": t("host.not_yours")}.get(exc.kind, str(exc))
+            self.notify(message, severity="error", timeout=15)
             return
-        if not session.is_facilitator:
-            self.notify(t("host.not_facilitator"), severity="warning", timeout=10)
-        await self._serve(session, path)
-
-    async def _serve(self, session: Session, path: Path) -> None:
-        """Open ``session`` on the network and show the lobby.
-
-        A session hosted before from this computer keeps its port and join code,
-        so the laptops already in it find it again by themselves.
-        """
-        session_id = session.snapshot.info.id
-        identity.remember(session_id, session.identity, path)
-        # What the command line asked for wins; then what this session had before.
-        port, code = identity.hosting(session_id) or (0, generate_code())
-        port, code = self.hosting.port or port, self.hosting.code or code
-        node = None
-        for attempt_port in dict.fromkeys((port, 0)):  # the old port may be taken
-            node = SessionNode(session, code=code, name=session.snapshot.name_of(session.me),
-                               is_host=True, tag=session_tag(session_id),
-                               listen_host=self.listen_host, port=attempt_port,
-                               save_path=path, on_event=self._on_node_event)
-            try:
-                await self._stack.enter_async_context(node)
-                break
-            except OSError:
-                node = None
-        if node is None:
-            self.notify(t("host.cannot_listen"), severity="error", timeout=10)
-            return
-        identity.remember_hosting(session_id, node.port, node.code)
-        room = Room(session, node=node, path=path, clock=self.clock)
-        self.addresses = self.interfaces or self._local_addresses()
-        if self.advertise:
-            from sync.discovery import Advertiser
-
-            try:
-                self._advertiser = await self._stack.enter_async_context(Advertiser(
-                    tag=node.tag or "", port=node.port, label=self.hosting.label,
-                    addresses=self.addresses, interfaces=self.interfaces))
-            except Exception as exc:  # no multicast here: joining by address still works
-                self.notify(t("net.no_discovery", error=str(exc)), severity="warning")
-        await self._go_live(room, lobby=True)
-
-    def _local_addresses(self) -> list[str]:
-        from sync.discovery import local_ipv4_addresses
-
-        return local_ipv4_addresses() or ["127.0.0.1"]
+        self._stack.push_async_callback(meeting.close)
+        for warning in meeting.warnings:
+            self.notify(t("net.no_discovery", error=warning), severity="warning")
+        self.meeting = meeting
+        self.addresses = meeting.addresses
+        self._advertiser = meeting.advertiser
+        await self._go_live(Room(session, node=meeting.node, path=path, clock=self.clock),
+                            lobby=True)
 
     async def _go_live(self, room: Room, *, lobby: bool) -> None:
         self.room = room
@@ -377,8 +353,6 @@ class CercleApp(App[int]):
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _join(self, address: str, code: str, name: str) -> None:
-        from tui.screens.join import JoinScreen
-
         screen = self.screen if isinstance(self.screen, JoinScreen) else None
 
         def say(text: str, error: bool = True) -> None:
@@ -388,64 +362,30 @@ class CercleApp(App[int]):
                 self.notify(text, severity="error" if error else "information")
 
         try:
-            target = parse_peer(address)
-        except HeadlessError as exc:
+            target = Target.parse(address)
+        except MeetingError as exc:
             say(str(exc))
             return
-        code = code or target.code or ""
+        if screen is not None and screen.chosen is not None \
+                and screen.chosen.tag == target.tag:
+            target = Target.found(screen.chosen, target.code)  # every address it announced
+        interface = self.interfaces[0] if self.interfaces else None
         try:
-            session = Session.empty()
-            node = SessionNode(session, code=code, name=name, tag=target.tag,
-                               listen_host=self.listen_host, on_event=self._on_node_event)
-        except InvalidCode:
-            say(t("join.bad_code"))
+            meeting = await join_meeting(target, name=name, code=code or None,
+                                         interface=interface, listen_host=self.listen_host,
+                                         timeout=self.join_timeout,
+                                         on_event=self._on_node_event)
+        except MeetingError as exc:
+            where = f"{target.hosts[0]}:{target.port}"
+            say({"code": t("join.bad_code"),
+                 "refused": t("join.wrong_code"),
+                 "unreachable": t("join.unreachable", address=where)}.get(exc.kind,
+                                                                         str(exc)))
             return
-        if not await self._fetch(node, target.host, target.port, say):
-            return
-        session_id = session.snapshot.info.id
-        earlier = identity.earlier(session_id)
-        if earlier is not None and earlier[0].me in {p.peer_id for p in node.peers}:
-            earlier = None  # that actor is in the room right now: two of it would clash
-        if earlier is None:
-            path = default_file(session.snapshot.info.title)
-        else:
-            # This laptop was in this session (a crash, a quit): come back as the same
-            # person, from the same file, instead of a second "Bob".
-            known, path, doc = earlier
-            received = session.doc
-            await node.stop()
-            session = Session(doc, identity=known)
-            session.merge(received)
-            node = SessionNode(session, code=node.code, name=name, tag=node.tag,
-                               listen_host=self.listen_host, on_event=self._on_node_event)
-            if not await self._fetch(node, target.host, target.port, say):
-                return
-        node.save_path = path
-        identity.remember(session_id, session.identity, path)
-        session.join(name)
-        node.local_changed()
-        await self._stack.enter_async_context(_Running(node))
-        await self._go_live(Room(session, node=node, path=path, clock=self.clock),
-                            lobby=False)
-
-    async def _fetch(self, node: SessionNode, host: str, port: int,
-                     say: Callable[[str], None]) -> bool:
-        """Start ``node``, reach ``host:port`` and wait until in step; False (said, and the
-        node stopped) on a wrong code or an unreachable peer."""
-        await node.start()
-        node.connect(host, port)
-        ok = False
-        try:
-            async with asyncio.timeout(self.join_timeout):
-                ok = await node.wait_synced()
-        except TimeoutError:
-            ok = False
-        if not ok:
-            refused = node.refused
-            await node.stop()
-            say(t("join.wrong_code") if refused else
-                t("join.unreachable", address=f"{host}:{port}"))
-        return ok
+        self._stack.push_async_callback(meeting.close)
+        self.meeting = meeting
+        await self._go_live(Room(meeting.session, node=meeting.node, path=meeting.path,
+                                 clock=self.clock), lobby=False)
 
     # -- reviewing and exporting ---------------------------------------------------------
     @on(ReviewRequested)
@@ -549,13 +489,3 @@ def make_app(
                      listen_host=listen_host, advertise=advertise, clock=clock, name=name,
                      join_address=join_address, join_code=join_code, demo=demo,
                      continue_from=continue_from, hosting=hosting, join_timeout=join_timeout)
-
-
-class _Running(contextlib.AbstractAsyncContextManager["_Running"]):
-    """Stops an already started node when the app's stack closes."""
-
-    def __init__(self, node: SessionNode) -> None:
-        self.node = node
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.node.stop()

@@ -47,7 +47,14 @@ _in_use: set[bytes] = set()
 
 
 class MeetingError(Exception):
-    """Hosting or joining failed; str(error) says why, for the person."""
+    """Hosting or joining failed; str(error) says why, for the person, and ``kind`` what
+    happened, for a caller that says it in the person's language: "refused" (the code,
+    or the laptop), "unreachable", "code" (not a usable code), "file", "not-yours",
+    "listen", "address" or "other"."""
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,13 @@ class Target:
             except ValueError:
                 port = None
             if not parts.hostname or not port:
-                raise MeetingError(f"not a join link: {text}")
+                raise MeetingError(f"not a join link: {text}", "address")
             return cls((parts.hostname,), port, parts.path.strip("/") or None,
                        parts.fragment or None)
         host, sep, port_text = text.rpartition(":")
         if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise MeetingError(f"expected HOST:PORT or a cercle:// link, got {text!r}")
+            raise MeetingError(f"expected HOST:PORT or a cercle:// link, got {text!r}",
+                               "address")
         return cls((host.strip("[]") or "127.0.0.1",), int(port_text))
 
     @classmethod
@@ -148,6 +156,7 @@ async def host(
     label: str = "",
     advertise: bool = True,
     interface: str | None = None,
+    listen_host: str | None = None,
     remember: bool = True,
     on_event: OnEvent | None = None,
     **node_options: Any,
@@ -161,16 +170,16 @@ async def host(
     try:
         session.check_can_host(str(path))
     except ValueError as exc:
-        raise MeetingError(str(exc)) from None
+        raise MeetingError(str(exc), "file") from None
     if info.creator != session.me:
         raise MeetingError("this session was opened on another computer: only that one can "
-                           "host it (join it instead)")
+                           "host it (join it instead)", "not-yours")
     anchor = Anchor.proven(info.creator_key, info.nonce)
     if remember:
         identity.remember(info.id, session.identity, path)
     old_port, old_code = (identity.hosting(info.id) if remember else None) or (0, "")
     code = code or old_code or generate_code()
-    listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
+    listen = listen_host or interface or "0.0.0.0"  # noqa: S104 - the room must reach us
     meeting: Meeting | None = None
     for attempt in dict.fromkeys((port or old_port, 0)):  # the old port may be taken
         try:
@@ -180,7 +189,7 @@ async def host(
                                on_saved=_heads_keeper(info.id) if remember else None,
                                on_event=on_event, **node_options)
         except InvalidCode as exc:
-            raise MeetingError(str(exc)) from None
+            raise MeetingError(str(exc), "code") from None
         meeting = Meeting(session, node, path)
         try:
             await meeting._stack.enter_async_context(node)
@@ -189,7 +198,8 @@ async def host(
             log.info("cannot listen on port %s: %s", attempt, exc)
             meeting = None
     if meeting is None:
-        raise MeetingError("cannot listen for the others on this computer (no free port?)")
+        raise MeetingError("cannot listen for the others on this computer (no free port?)",
+                           "listen")
     if remember:
         identity.remember_hosting(info.id, meeting.node.port, meeting.node.code)
     meeting.addresses = [interface] if interface else _addresses()
@@ -232,6 +242,7 @@ async def join(
     code: str | None = None,
     file: Path | None = None,
     interface: str | None = None,
+    listen_host: str | None = None,
     port: int = 0,
     timeout: float = JOIN_TIMEOUT,
     remember: bool = True,
@@ -248,7 +259,7 @@ async def join(
     the session cannot be reached within ``timeout`` seconds, or ``file`` holds another
     session."""
     code = code or target.code
-    listen = interface or "0.0.0.0"  # noqa: S104 - peers in the room must reach us
+    listen = listen_host or interface or "0.0.0.0"  # noqa: S104 - the room must reach us
     newcomer = Identity.generate()
 
     def known(tag: str) -> tuple[Anchor, Credentials] | None:
@@ -269,7 +280,7 @@ async def join(
                            make_session=lambda doc: Session(doc, identity=node.identity),
                            **node_options)
     except InvalidCode as exc:
-        raise MeetingError(str(exc)) from None
+        raise MeetingError(str(exc), "code") from None
     meeting = Meeting(Session.empty(identity=newcomer), node, file)
     await meeting._stack.enter_async_context(node)
     try:
@@ -283,7 +294,7 @@ async def join(
             file = earlier[1]  # back in the file it kept the session in
         problem = _other_session_in(file, info.id) if file is not None else None
         if problem:
-            raise MeetingError(problem)
+            raise MeetingError(problem, "file")
     except BaseException:
         await meeting.close()
         raise
@@ -321,10 +332,10 @@ async def _wait_for_session(node: SessionNode, target: Target, timeout: float) -
     try:
         async with asyncio.timeout(timeout):
             if not await node.wait_synced():
-                raise MeetingError(f"the join code was refused ({node.refused})")
+                raise MeetingError(f"refused: {node.refused}", "refused")
     except TimeoutError:
         if node.refused is not None:
-            raise MeetingError(f"the join code was refused ({node.refused})") from None
+            raise MeetingError(f"refused: {node.refused}", "refused") from None
         raise MeetingError(f"cannot reach the session at {where} within {timeout:.0f} s "
                            "(is the address right? see Troubleshooting in the README: "
-                           "firewall, Local Network permission)") from None
+                           "firewall, Local Network permission)", "unreachable") from None

@@ -52,7 +52,8 @@ def system_languages() -> list[str]:
 
 def _windows_languages() -> list[str]:
     try:
-        langid = int(ctypes.windll.kernel32.GetUserDefaultUILanguage())  # type: ignore[attr-defined]
+        windll = getattr(ctypes, "windll")  # noqa: B009 - only Windows has it
+        langid = int(windll.kernel32.GetUserDefaultUILanguage())
     except (AttributeError, OSError, ValueError):
         return []
     # A LANGID is a locale id without sort order: 0x040C is fr_FR, 0x0C0C fr_CA.
@@ -232,8 +233,8 @@ def _install_windows(handlers: StopHandlers) -> None:
         previous = signal.signal(signum, on_signal)
         handlers._undo.append(functools.partial(signal.signal, signum, previous))
     try:
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handler_type = ctypes.WINFUNCTYPE(ctypes.c_int, ctypes.c_uint)  # type: ignore[attr-defined]
+        kernel32 = getattr(ctypes, "windll").kernel32  # noqa: B009 - only Windows has them
+        handler_type = getattr(ctypes, "WINFUNCTYPE")(ctypes.c_int, ctypes.c_uint)  # noqa: B009
     except AttributeError:  # not Windows after all
         return
     callback = handler_type(lambda event: 1 if handlers.on_console_event(event) else 0)

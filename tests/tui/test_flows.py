@@ -319,8 +319,8 @@ async def test_lost_connection_is_said_and_healed() -> None:
     async with anne.run_test() as pa, bob.run_test() as pb:
         node = await bob_joins(pa, pb)
         # The wifi drops: every link of Anne's closes; Bob's node reconnects by itself.
-        for peer in list(node._peers.values()):  # type: ignore[union-attr]
-            await peer.link.close()
+        for link in list(node._links.values()):  # type: ignore[union-attr]
+            await link.close()
         messages = lambda: [str(n.message) for n in bob._notifications]  # noqa: E731
         await until(lambda: any("Connection lost" in m for m in messages()), 10, "the warning")
         await until(lambda: any("Connected again" in m for m in messages()), 15, "the healing")

@@ -184,6 +184,59 @@ def raw_item(session: Session, kind: str, text: str, status: str) -> None:
     session.merge(other.doc)
 
 
+def force_title(session: Session, title: str) -> None:
+    """The title as the creator's modified client writes it: past the API's 200 characters
+    (its own session map: other laptops take it)."""
+    section = child(session.doc, ROOT, "session", ObjType.Map)
+    assert section is not None
+    with session.doc.transaction() as tx:
+        tx.put(section, "title", ScalarType.Str, title)
+    session.refresh()
+
+
+def force_name(session: Session, name: str) -> None:
+    """A name as a modified client writes it in its own participant map: past the API's
+    60 characters, with anything in it."""
+    people = child(session.doc, ROOT, "participants", ObjType.Map)
+    me = child(session.doc, people, session.me, ObjType.Map) if people is not None else None
+    assert me is not None
+    with session.doc.transaction() as tx:
+        tx.put(me, "name", ScalarType.Str, name)
+    session.refresh()
+
+
+def hostile_item(session: Session, kind: str, text: str, **fields: Any) -> str:
+    """An item whose text a modified client wrote past the API's 2,000 characters (in its
+    own item: other laptops take it)."""
+    item_id = session.add_item(kind, "placeholder", **fields)
+    items = child(session.doc, ROOT, K_ITEMS, ObjType.Map)
+    item = child(session.doc, items, item_id, ObjType.Map) if items is not None else None
+    body = child(session.doc, item, "text", ObjType.Text) if item is not None else None
+    assert body is not None
+    with session.doc.transaction() as tx:
+        tx.splice_text(body, 0, len("placeholder"), text)  # type: ignore[attr-defined]
+    session.refresh()
+    return item_id
+
+
+def force_evaluation(session: Session, rating: int, feedback: str) -> None:
+    """A rating and a feedback as a modified client writes them in its own participant
+    map: at any phase, with anything in the feedback."""
+    people = child(session.doc, ROOT, "participants", ObjType.Map)
+    me = child(session.doc, people, session.me, ObjType.Map) if people is not None else None
+    assert me is not None
+    with session.doc.transaction() as tx:
+        tx.put(me, "rating", ScalarType.Int, rating)
+        tx.put(me, "feedback", ScalarType.Str, feedback)
+    session.refresh()
+
+
+def hostile_replica(original: Session, name: str, clock: FakeClock) -> Session:
+    other = replica_of(original, "placeholder", clock)
+    force_name(other, name)
+    return other
+
+
 @dataclass
 class People:
     clock: FakeClock
@@ -201,34 +254,38 @@ def meeting_of(s: Strings) -> People:
     """The group's second meeting: an action carried from the first (hostile titles and
     notes), hostile names, items, a proposal, the floor, an evaluation, a meeting."""
     clock = FakeClock(NOON)
-    first = Session.create(title=s.earlier, protocol=protocol(s), name=s.anne, clock=clock)
-    bob = replica_of(first, s.bob, clock)
+    first = Session.create(title="earlier", protocol=protocol(s), name="anne", clock=clock)
+    force_title(first, s.earlier)
+    force_name(first, s.anne)
+    bob = hostile_replica(first, s.bob, clock)
     sync_pair(first, bob)
-    carried = bob.add_item("action", s.action, owner=bob.me, due=s.note[:40])
+    carried = hostile_item(bob, "action", s.action, owner=bob.me, due=s.note[:40])
     tolerant(bob.update_action, carried, "in_progress", one_line(s.note, 200),
              fallback=(carried, "in_progress", MARKERS["note"]))
     sync_pair(first, bob)
     first.end()
 
     clock.advance(28 * 24 * 3600)
-    anne = Session.continue_from(first.doc, name=s.anne, title=s.title, clock=clock)
-    people = People(clock, anne, replica_of(anne, s.bob, clock), replica_of(anne, s.chloe, clock))
+    anne = Session.continue_from(first.doc, name="anne", title="title", clock=clock)
+    force_title(anne, s.title)
+    force_name(anne, s.anne)
+    people = People(clock, anne, hostile_replica(anne, s.bob, clock),
+                    hostile_replica(anne, s.chloe, clock))
     people.sync()
     anne.assign_role("client", people.bob.me)
-    people.chloe.add_item("note", s.item)
-    people.chloe.add_item("question", s.item)
-    proposal = people.chloe.add_item("proposal", s.proposal)
-    people.bob.add_item("action", s.action, owner=people.bob.me)
+    hostile_item(people.chloe, "note", s.item)
+    hostile_item(people.chloe, "question", s.item)
+    proposal = hostile_item(people.chloe, "proposal", s.proposal)
+    hostile_item(people.bob, "action", s.action, owner=people.bob.me)
     people.sync()
     people.bob.vote(proposal)
     [again] = people.bob.snapshot.carried_actions()
     tolerant(people.bob.update_action, again.id, "done", one_line(s.note, 200),
              fallback=(again.id, "done", MARKERS["note"]))
-    tolerant(people.bob.evaluate, 5, one_line(s.feedback, 200),
-             fallback=(5, MARKERS["feedback"]))
+    force_evaluation(people.bob, 5, s.feedback)
     people.sync()
     raw_item(anne, s.kind, s.item, s.status)
-    tolerant(anne.evaluate, 4, one_line(s.feedback, 200), fallback=(4, MARKERS["feedback"]))
+    force_evaluation(anne, 4, s.feedback)
     tolerant(anne.set_next_meeting, "2026-06-25", "18:30", one_line(s.place, 200), 120,
              fallback=("2026-06-25", "18:30", MARKERS["place"], 120))
     anne.start()

@@ -30,6 +30,7 @@ class JoinScreen(CercleScreen):
         self.person = name
         self.interfaces = interfaces  # where to look for sessions (None: everywhere)
         self.found: dict[str, FoundSession] = {}
+        self.chosen: FoundSession | None = None  # the session picked in the list
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -74,6 +75,7 @@ class JoinScreen(CercleScreen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         found = self.found.get(event.option.id or "")
         if found is not None:
+            self.chosen = found
             self.query_one("#address", Input).value = \
                 line(f"cercle://{found.host}:{found.port}/{found.tag}")
             self.query_one("#code", Input).focus()
