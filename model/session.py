@@ -38,6 +38,12 @@ from model.schema import (
     RATINGS,
 )
 from model.snapshot import Snapshot, SnapshotBuilder
+from model.validation import (
+    ITEM_PREFIX,
+    MAX_CHANGE_OPS,
+    MAX_ITEMS_PER_AUTHOR,
+    MAX_ITEMS_PER_CHANGE,
+)
 
 __all__ = ["ApplyFailed", "LegacySession", "NotAllowed", "Session", "wall_clock_ms"]
 
@@ -305,11 +311,24 @@ class Session:
         ops.check_item(kind, text, {})
         rules.enforce(rules.may_add(self._fresh(), self.me, kind, on_behalf))
 
+    def _check_share(self, count: int) -> None:
+        """Every laptop refuses an author's changes past its share of the session
+        (``model.validation``): refuse here what the others would, with a sentence."""
+        if self.actor == self._fresh().info.creator_key:
+            return
+        items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
+        prefix = self.me[:ITEM_PREFIX]
+        mine = sum(1 for key in self.doc.keys(items) if key.startswith(prefix)) if items else 0
+        if mine + count > MAX_ITEMS_PER_AUTHOR:
+            raise NotAllowed(f"one participant adds at most {MAX_ITEMS_PER_AUTHOR:,} items "
+                             "to a session")
+
     def add_item(self, kind: str, text: str, *, on_behalf: str = "", **fields: Any) -> str:
         """Add an item in the current phase; returns its id."""
         snap = self._fresh()
         ops.check_item(kind, text, fields)
         rules.enforce(rules.may_add(snap, self.me, kind, on_behalf))
+        self._check_share(1)
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
             phase=snap.control.phase.index, now=self._created(),
@@ -322,17 +341,32 @@ class Session:
         return item_id
 
     def add_items(self, entries: Sequence[tuple[str, str]]) -> list[str]:
-        """Add several ``(kind, text)`` items in the current phase as one change; their ids.
-        Nothing is added if any of them is invalid (OperationError) or not allowed now
-        (NotAllowed)."""
+        """Add several ``(kind, text)`` items in the current phase, in as few changes as
+        the limits every laptop applies allow (``MAX_ITEMS_PER_CHANGE`` items, and their
+        characters, a change); their ids. Nothing is added if any of them is invalid
+        (OperationError) or not allowed now (NotAllowed)."""
         snap = self._fresh()
         for kind, text in entries:
             ops.check_item(kind, text, {})
             rules.enforce(rules.may_add(snap, self.me, kind))
-        ids = ops.add_items(
-            self.doc, actor=self.actor, phase=snap.control.phase.index,
-            now=self._created(len(entries)),
-            entries=[(kind, text, snap.is_anonymous(kind)) for kind, text in entries])
+        self._check_share(len(entries))
+        ids: list[str] = []
+        start = self._created(len(entries))
+        batch: list[tuple[str, str, bool]] = []
+        weight = 0
+        for kind, text in [*entries, ("", "")]:
+            # A character is one op; a change stays well under the ops and bytes it may hold.
+            cost = 64 + 2 * len(text)
+            if kind == "" or len(batch) == MAX_ITEMS_PER_CHANGE \
+                    or weight + cost > MAX_CHANGE_OPS // 2:
+                if batch:
+                    ids += ops.add_items(self.doc, actor=self.actor,
+                                         phase=snap.control.phase.index,
+                                         now=start + len(ids), entries=batch)
+                batch, weight = [], 0
+            if kind:
+                batch.append((kind, text, snap.is_anonymous(kind)))
+                weight += cost
         self._items_added = True
         if self._listeners:
             self.refresh()

@@ -29,6 +29,7 @@ who signed it (``Misbehaviour``) and the facilitator's laptop is told too (``Rep
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
@@ -39,7 +40,13 @@ from automerge.core import Document as AmDocument
 from model.changes import ChangeFormatError, DecodedChange, decode_change
 from model.keys import Identity, change_message, verify
 from model.session import ApplyFailed, Session
-from model.validation import MAX_CHANGE_BYTES, Ledger, Refused, WriteRules
+from model.validation import (
+    MAX_CHANGE_BYTES,
+    MAX_ITEMS_PER_MINUTE,
+    Ledger,
+    Refused,
+    WriteRules,
+)
 from sync.coverage import Node, covered
 from sync.events import (
     CodeChanged,
@@ -74,7 +81,7 @@ from sync.wire import (
     SignedHead,
 )
 
-__all__ = ["Close", "Dial", "Effect", "Emit", "LinkView", "MeshCore", "Send"]
+__all__ = ["Close", "Dial", "Effect", "Emit", "LinkView", "MeshCore", "Pause", "Send"]
 
 log = logging.getLogger("cercle.sync")
 
@@ -115,7 +122,15 @@ class Dial:
     actor: bytes  # the member expected there
 
 
-Effect = Send | Close | Emit | Dial
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Read nothing more from ``link`` for ``seconds`` (a brake, not a refusal)."""
+
+    link: int
+    seconds: float
+
+
+Effect = Send | Close | Emit | Dial | Pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +175,7 @@ class MeshCore:
         admission: bytes = b"",
         session: Session | None = None,
         make_session: Callable[[AmDocument], Session],
-        save: Callable[[], bool] | None = None,
+        save: Callable[[], str | None] | None = None,
         listen_port: int | None = None,
         wall_clock: Callable[[], float],
         ping_interval: float = PING_INTERVAL,
@@ -194,6 +209,8 @@ class MeshCore:
         self._rules: WriteRules | None = None
         self.ledger = Ledger(anchor.creator)
         self._nonce = 0
+        self._arrivals: dict[bytes, deque[tuple[float, int]]] = {}  # author -> (when, items)
+        self._braked: dict[bytes, float] = {}  # author -> when the facilitator was last told
         if session is not None:
             self._adopt(session)
         if heads:
@@ -391,12 +408,12 @@ class MeshCore:
     def _save_now(self, now: float) -> list[Effect]:
         out: list[Effect] = []
         self._catch_up()
-        ok = self._save_file() if self._save_file is not None else True
+        problem = self._save_file() if self._save_file is not None else None
         was_failing = self.saving.failing
-        self.saving.saved(ok, now)
-        if not ok:
+        self.saving.saved(problem is None, now)
+        if problem is not None:
             if not was_failing:
-                out.append(Emit(SaveFailed("the session file could not be written")))
+                out.append(Emit(SaveFailed(problem)))
             return out
         if was_failing:
             out.append(Emit(Saved()))
@@ -721,7 +738,32 @@ class MeshCore:
         if dropped:
             log.warning("dropped %d waiting changes: too many wait for what they depend on",
                         len(dropped))
-        return learned + self._release(now)
+        return learned + self._brake(link, entries, now) + self._release(now)
+
+    def _brake(self, link: _Link, entries: list[Waiting], now: float) -> list[Effect]:
+        """Items per person per minute, as they arrive: past ``MAX_ITEMS_PER_MINUTE`` the
+        link that brings them is read more slowly, and the facilitator is told. Nothing is
+        refused for it: when something arrives is not the same on every laptop, and a
+        refusal that differs between laptops would split the session."""
+        out: list[Effect] = []
+        for author in {w.change.actor for w in entries if w.items}:
+            if author == self.anchor.creator:
+                continue
+            window = self._arrivals.setdefault(author, deque())
+            window.append((now, sum(w.items for w in entries if w.change.actor == author)))
+            while window and window[0][0] <= now - 60.0:
+                window.popleft()
+            count = sum(items for _, items in window)
+            if count <= MAX_ITEMS_PER_MINUTE:
+                continue
+            seconds = min(60.0, max(1.0, 60.0 * (count - MAX_ITEMS_PER_MINUTE)
+                                    / MAX_ITEMS_PER_MINUTE))
+            out.append(Pause(link.id, seconds))
+            if now - self._braked.get(author, -1e9) >= 60.0:
+                self._braked[author] = now
+                out += self._tell(author, f"adds items faster than {MAX_ITEMS_PER_MINUTE} "
+                                          "a minute: slowed down", link)
+        return out
 
     def _pool_nodes(self) -> list[Node]:
         """Waiting changes, proven already: a walk may pass through them."""
@@ -799,14 +841,19 @@ class MeshCore:
     # -- refusing -------------------------------------------------------------------------------
     def _violation(self, link: _Link | None, culprit: bytes, reason: str) -> list[Effect]:
         """Drop ``link``, tell the owner who sent what, and tell the facilitator's laptop."""
-        sender = link.peer.hex() if link is not None else ""
-        log.warning("refused from %s (%s): %s", sender[:12], culprit.hex()[:12], reason)
-        out: list[Effect] = [Emit(Misbehaviour(culprit.hex(), reason, sender=sender))]
+        out: list[Effect] = []
         if link is not None and not link.closing:
             link.closing = True
             self._forget(link)
             out += [Close(link.id, f"refused: {reason}"), *self._links_changed(),
                     Emit(PeersChanged())]
+        return self._tell(culprit, reason, link) + out
+
+    def _tell(self, culprit: bytes, reason: str, link: _Link | None) -> list[Effect]:
+        """Tell the owner, and the facilitator's laptop, that ``culprit`` did ``reason``."""
+        sender = link.peer.hex() if link is not None else ""
+        log.warning("from %s (%s): %s", sender[:12], culprit.hex()[:12], reason)
+        out: list[Effect] = [Emit(Misbehaviour(culprit.hex(), reason, sender=sender))]
         session = self.session
         facilitator = session.snapshot.control.roles.facilitator if session else ""
         for other in self._links.values():

@@ -29,7 +29,7 @@ from model.keys import Identity
 from model.session import Session
 from sync.admission import AdmissionGate, HandshakeSlots
 from sync.codes import generate_code, normalize_code
-from sync.core import Close, Dial, Effect, Emit, LinkView, MeshCore, Send
+from sync.core import Close, Dial, Effect, Emit, LinkView, MeshCore, Pause, Send
 from sync.dialing import GIVE_UP_AFTER, DialBackoff
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, LinkProblem, NodeEvent
 from sync.handshake import (
@@ -124,6 +124,7 @@ class SessionNode:
         if anchor is not None:
             self._core = self._new_core(anchor, session)
         self._links: dict[int, Link] = {}
+        self._paused: dict[int, float] = {}  # link -> read nothing from it before then
         self._next_link = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._dialing: dict[Address, asyncio.Task[None]] = {}
@@ -343,6 +344,8 @@ class SessionNode:
                     self._emit(event)
                 case Dial(host=host, port=port, actor=actor):
                     self.connect(host, port, expect=actor, persistent=False)
+                case Pause(link=link_id, seconds=seconds):
+                    self._paused[link_id] = self._now() + seconds
         self._schedule()
 
     async def _close_soon(self, link: Link) -> None:
@@ -392,23 +395,22 @@ class SessionNode:
             except Exception:  # the owner's bug must not take the mesh down
                 log.exception("event handler failed")
 
-    def _save(self) -> bool:
-        """Write the session file and the signed heads beside it; False if it failed."""
+    def _save(self) -> str | None:
+        """Write the session file and the signed heads beside it; why not, if it failed."""
         core = self._core
         session = core.session if core is not None else None
         if self.save_path is None or session is None:
-            return True
+            return None
         try:
             sessionfile.save(self.save_path, session.doc)
         except sessionfile.SessionFileError as exc:
-            self._emit(LinkProblem("", str(exc)))
-            return False
+            return str(exc)
         if self.on_saved is not None and core is not None:
             try:
                 self.on_saved(core.heads_blob())
             except Exception:
                 log.exception("keeping the signed heads failed")
-        return True
+        return None
 
     # -- links ------------------------------------------------------------------------------
     async def _serve(self, link: Link, listen: Address | None, admission: bytes) -> str:
@@ -441,6 +443,9 @@ class SessionNode:
         outcome = "dropped"
         try:
             while link_id in self._links:
+                resume = self._paused.pop(link_id, 0.0)
+                if resume > self._now():
+                    await asyncio.sleep(resume - self._now())  # braked: TCP holds the rest
                 envelope = await link.receive()
                 self._run(core.receive(link_id, envelope, self._now()))
                 if isinstance(envelope, Bye):

@@ -7,8 +7,10 @@ port, from before the session starts to the end).
 Pass criteria:
 - joining with a wrong code fails ("wrong join code", no file left) and the
   facilitator is told each time;
-- repeated guesses are slowed down: after three failures, each attempt
-  waits 1, 2, 4 s more;
+- repeated guesses are slowed down for the whole session: the host answers a
+  handful of attempts a minute (a burst of three, then one every ten seconds)
+  and tells every other attempt to come back later ("busy") without taking
+  the guess;
 - not one byte of any title, name, item text or the join code appears in
   any packet or in any TCP stream put back together, and neither do
   Automerge's magic bytes ``85 6f 4a 83`` (a document or change in clear);
@@ -97,17 +99,16 @@ def test_stranger_cannot_join_nor_read(make_lab: Callable[[int], Lab],
                        f"{anne.address}:{anne.port}", "--codes", *WRONG)
     lab.expect(guesser, "done", 60)
     guesses = guesser.all("guess")
-    assert [g["outcome"] for g in guesses if "WrongCode" not in g["outcome"]
-            and "wrong-code" not in g["outcome"]] == []
-    seconds = [g["seconds"] for g in guesses]
-    # Failures 2 and 3 are answered at once; then each waits 1, 2, 4 s after the last one.
-    assert seconds[0] < 1 and seconds[1] < 1, seconds
-    for waited, floor in zip(seconds[2:], [1, 2, 4], strict=True):
-        assert waited >= floor - 0.1, seconds
-    lab.expect(anne, "auth-failure", 10, failures=6)  # it may notice just after the guesser
+    outcomes = [g["outcome"] for g in guesses]
+    assert set(outcomes) <= {"wrong-code", "Reject:busy"}, outcomes
+    answered = outcomes.count("wrong-code")
+    # Eve's join above spent one of the burst of three; the others wait their turn.
+    assert answered <= 2, outcomes
+    assert all(g["seconds"] < 1 for g in guesses)  # a busy answer comes at once
     told = [e["failures"] for e in anne.all("auth-failure")]
-    assert told == [1, 2, 3, 4, 5, 6], told
-    figure("guesses: seconds per attempt, 2nd to 6th", " / ".join(f"{s:.1f}" for s in seconds))
+    assert len(told) == 1 + answered, told
+    figure("guesses answered / told to come back later (5 tried at once)",
+           f"{answered} / {outcomes.count('Reject:busy')}")
 
     for proc in everyone:  # the session goes on after the attempts
         burst(proc, [f"add note {t}" for t in secret_texts(proc.name, 2)])
@@ -197,7 +198,7 @@ def test_stranger_attacks(make_lab: Callable[[int], Lab], figure: Callable[[str,
     reasons = sorted({e["reason"] for e in failures})
     lab.note(f"facilitator told: {reasons}")
     assert any("frame" in r for r in reasons), reasons  # garbage and oversized frames
-    assert any("timed out" in r for r in reasons), reasons  # the silent connections
+    assert any("never spoke" in r for r in reasons), reasons  # the silent connections
     figure("distinct warnings shown to the facilitator", len(reasons) + 1)
 
     lab.stop(people)

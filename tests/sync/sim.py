@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from model.session import Session
-from sync.core import Close, Dial, Effect, Emit, MeshCore, Send
+from sync.core import Close, Dial, Effect, Emit, MeshCore, Pause, Send
 from sync.events import NodeEvent
 from sync.handshake import Anchor
 from sync.wire import Envelope, WireError, decode_envelope, encode_envelope
@@ -32,6 +32,7 @@ class SimPeer:
     events: list[NodeEvent] = field(default_factory=list)
     dials: list[Dial] = field(default_factory=list)
     links: dict[int, tuple[SimPeer, int]] = field(default_factory=dict)
+    paused: dict[int, float] = field(default_factory=dict)  # link -> read nothing before
     saves: int = 0
     save_ok: bool = True
 
@@ -93,10 +94,10 @@ class SimNet:
         assert self.anchor is not None
         holder: list[SimPeer] = []
 
-        def save() -> bool:
+        def save() -> str | None:
             peer = holder[0]
             peer.saves += 1
-            return peer.save_ok
+            return None if peer.save_ok else "the disk is full (simulated)"
 
         core = MeshCore(identity=person.identity, anchor=self.anchor,
                         admission=person.admission, session=session,
@@ -166,9 +167,14 @@ class SimNet:
                     peer.events.append(event)
                 case Dial():
                     peer.dials.append(effect)
+                case Pause(link=lid, seconds=seconds):
+                    peer.paused[lid] = self.now + seconds
 
     def _deliver(self, sender: SimPeer, peer: SimPeer, lid: int, envelope: Envelope) -> None:
         if lid not in peer.links:
+            return
+        if peer.paused.get(lid, 0.0) > self.now:  # braked: it waits, in order
+            self.at(peer.paused[lid], lambda: self._deliver(sender, peer, lid, envelope))
             return
         self.delivered.append((sender, peer, envelope))
         self.apply(peer, peer.core.receive(lid, envelope, self.now))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model.reading import child
-from model.validation import MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
+from model.validation import MAX_ITEMS_PER_AUTHOR, MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
 from sync.events import Misbehaviour
 from sync.wire import (
     Changes,
@@ -158,23 +158,51 @@ def test_a_flood_is_refused_before_it_is_applied() -> None:
     assert digest not in bob.core.ledger.known and digest2 not in carl.core.ledger.known
 
 
-def test_too_many_items_in_a_minute_are_refused_by_everyone_alike() -> None:
+def test_too_many_items_in_a_minute_brake_her_link_and_the_facilitator_is_told() -> None:
+    """Items per person per minute: past the rate, honest laptops read her link slowly and
+    tell the facilitator; nothing is refused for it (when a change arrives differs from one
+    laptop to the next), so everyone still ends up holding the same."""
     net, anne, bob, carl, mallory = room()
-    sent = 0
-    while sent <= MAX_ITEMS_PER_MINUTE:
-        for i in range(50):
-            add(mallory.session, f"spam {sent + i}")
-        sent += 50
+    for _ in range(MAX_ITEMS_PER_MINUTE // 100 + 2):
+        mallory.session.add_items([("note", f"spam {i}") for i in range(100)])
         mallory.changed()
-        net.run(0.1)
-    net.run(1)
+        net.run(0.05)
+    told = [e for e in anne.of(Misbehaviour) if isinstance(e, Misbehaviour)
+            and e.culprit == mallory.person.me and "slowed down" in e.reason]
+    assert told  # seen by Anne, or reported to her by Bob and Carl
+    assert any(peer.paused for peer in (anne, bob, carl))
+    assert mallory.link_to(bob) is not None  # braked, not dropped
+    net.settle(180)
+
+
+def test_past_her_share_of_the_session_everyone_refuses_the_same_change() -> None:
+    """Document growth per person: past ``MAX_ITEMS_PER_AUTHOR`` items, every honest laptop
+    refuses her next change, the same one (her totals are counted over her own changes in
+    order), and nothing she writes after it can be applied anywhere."""
+    net, anne, bob, carl, mallory = room()
+    items = child(mallory.session.doc, ROOT, "items", ObjType.Map)
+    prefix = mallory.person.me[:32]
+    made = 0
+    while made <= MAX_ITEMS_PER_AUTHOR:
+        def many(tx: object, start: int = made) -> None:
+            for i in range(start, start + 200):
+                tx.put_object(items, f"{prefix}{i:016x}", ObjType.Map)  # type: ignore[attr-defined]
+
+        with mallory.session.doc.transaction() as tx:
+            many(tx)
+        made += 200
+        mallory.session.refresh()
+        mallory.changed()
+        net.run(70.0)  # under the brake's rate
+    net.run(10)
     for peer in (anne, bob, carl):
-        assert refused(peer, mallory), f"{peer.name} took the flood"
-        held = sum(1 for item in peer.session.snapshot.items if item.text.startswith("spam"))
-        assert held <= MAX_ITEMS_PER_MINUTE
-    counts = {sum(1 for i in p.session.snapshot.items if i.text.startswith("spam"))
-              for p in (anne, bob, carl)}
-    assert len(counts) == 1  # every honest laptop stopped at the same change
+        assert any("items in the session" in e.reason for e in refused(peer, mallory)), peer
+    def hers(peer: SimPeer) -> int:
+        doc = peer.session.doc
+        entries = child(doc, ROOT, "items", ObjType.Map)
+        return sum(1 for key in doc.keys(entries) if key.startswith(prefix)) if entries else 0
+
+    assert {hers(p) for p in (anne, bob, carl)} == {MAX_ITEMS_PER_AUTHOR}
 
 
 def test_two_versions_of_one_change_are_caught() -> None:
