@@ -6,9 +6,11 @@ guest wifi that filters multicast. The facilitator still advertises.
 Pass criteria:
 - the block is real: looking the session up by tag fails, and the filter
   counts dropped mDNS packets;
-- people join in a chain, each knowing only one address (Bob the host's,
-  Chloé Bob's, Driss Chloé's, Emma Driss's), and still every laptop ends up
-  linked to all four others through peer exchange;
+- a newcomer who knows only a participant's address is told to join through
+  the host (only the laptop that opened the session takes the code);
+- people join with the host's address (the join link of the lobby), and still
+  every laptop ends up linked to all four others through peer exchange (the
+  members dial each other with their keys, no code);
 - every item written by anyone reaches everyone.
 """
 
@@ -45,14 +47,20 @@ def test_multicast_blocked(make_lab: Callable[[int], Lab],
     figure("mDNS packets dropped by the bridge", dropped)
 
     started = time.monotonic()
-    chain = [anne]
-    for host, name in zip(lab.hosts[1:], ["Bob", "Chloé", "Driss", "Emma"], strict=True):
-        chain.append(lab.join(host, name, chain[-1]))
+    chain = [anne, lab.join(lab.hosts[1], "Bob", anne)]
+    wrong_door = lab.join(lab.hosts[2], "Chloé", chain[1], wait=False, timeout=10,
+                          label="Chloé via Bob")
+    wrong_door.may_fail = True
+    lab.wait(lambda: not wrong_door.alive, 30, "Chloé to be sent to the host")
+    assert "join through the host" in wrong_door.stderr_path.read_text()
+    for host, name in zip(lab.hosts[2:], ["Chloé", "Driss", "Emma"], strict=True):
+        chain.append(lab.join(host, name, anne))
     mesh = lab.converge(chain, 30, "a full mesh through peer exchange", peers=4)
-    figure("chain of 4 joins to a full mesh (s)", f"{time.monotonic() - started:.1f}")
+    figure("4 joins by the host's address to a full mesh (s)",
+           f"{time.monotonic() - started:.1f}")
     figure("full mesh after the last join (s)", f"{mesh:.1f}")
     for proc in chain:
-        burst(proc, [f"add learning {proc.name} {i}" for i in range(10)])
+        burst(proc, [f"add note {proc.name} {i}" for i in range(10)])  # the exposé takes notes
     lab.converge(chain, 30, "every item everywhere", items=50, peers=4)
     lab.stop(chain)
     assert len({lab.export_json(p.file) for p in chain if p.file}) == 1
