@@ -90,7 +90,7 @@ def test_names_outside_the_code_page_in_and_out(tmp_path: Path) -> None:
     # A script piped in UTF-8 arrives as written.
     hosted = _cercle("host", "--headless", "--file", str(path), "--name", "Zoë",
                      "--no-advertise", "--interface", "127.0.0.1", "--script",
-                     input=f"add question {NAME} ?\nquit\n", home=tmp_path)
+                     input=f"add note {NAME} ?\nquit\n", home=tmp_path)  # the exposé: notes
     assert hosted.returncode == 0, hosted.stderr.decode()
     snap = Session(sessionfile.load(path).doc).snapshot
     assert [item.text for item in snap.items] == [f"{NAME} ?"]
