@@ -12,6 +12,8 @@ __all__ = [
     "MIN_CODE_LENGTH",
     "WEAK_CODE_BITS",
     "InvalidCode",
+    "WeakCode",
+    "chosen_code",
     "code_strength_bits",
     "generate_code",
     "normalize_code",
@@ -30,10 +32,19 @@ class InvalidCode(ValueError):
     """The text cannot be used as a join code."""
 
 
+class WeakCode(InvalidCode):
+    """A code someone chose is too easy to guess to protect a session."""
+
+
 def generate_code() -> str:
-    """Return 8 random digits as "1234-5678" (about 26.6 bits)."""
-    digits = f"{secrets.randbelow(10**8):08d}"
-    return f"{digits[:4]}-{digits[4:]}"
+    """Return 8 random digits as "1234-5678" (about 26.6 bits).
+
+    A draw that reads as a run or a repeat ("1234-5678", "0000-0000") is drawn again, so a
+    generated code always passes ``chosen_code``; that removes well under 1% of the values."""
+    while True:
+        digits = f"{secrets.randbelow(10**8):08d}"
+        if code_strength_bits(digits) >= WEAK_CODE_BITS:
+            return f"{digits[:4]}-{digits[4:]}"
 
 
 def _canonical(code: str) -> str:
@@ -56,6 +67,21 @@ def normalize_code(code: str) -> str:
             f"(spaces and dashes do not count); this one has {len(text)}."
         )
     return text
+
+
+def chosen_code(code: str) -> str:
+    """Check a code the facilitator chose for her session and return it as typed.
+
+    Raises InvalidCode when it is too short, WeakCode when it is made of repeats or runs
+    ("111-111", "aaaaaa", "123456") that a stranger tries first. Codes typed to *join* are
+    never judged: they are only guesses at the host's code."""
+    if code_strength_bits(normalize_code(code)) < WEAK_CODE_BITS:
+        raise WeakCode(
+            "This join code is too easy to guess (repeats or runs such as 111-111, aaaaaa "
+            "or 123456). Leave it out to get a random one, or choose at least 6 varied "
+            "letters or digits."
+        )
+    return code
 
 
 def _pool_size(text: str) -> int:

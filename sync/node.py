@@ -28,7 +28,7 @@ from model import sessionfile
 from model.keys import Identity
 from model.session import Session
 from sync.admission import AdmissionGate, HandshakeSlots
-from sync.codes import generate_code, normalize_code
+from sync.codes import chosen_code, generate_code, normalize_code
 from sync.core import Close, Dial, Effect, Emit, LinkView, MeshCore, Pause, Send
 from sync.dialing import GIVE_UP_AFTER, DialBackoff
 from sync.events import AuthFailure, DocumentChanged, HandshakeFailed, LinkProblem, NodeEvent
@@ -98,7 +98,7 @@ class SessionNode:
         slots: HandshakeSlots | None = None,
     ) -> None:
         if code:
-            normalize_code(code)  # refuse a weak or short code before anything starts
+            normalize_code(code)  # refuse a short code before anything starts
         if anchor is None and session is not None:
             raise ValueError("a node holding a session needs its anchor")
         self.identity = identity
@@ -285,8 +285,7 @@ class SessionNode:
         """Use a new join code from now on (the creator's laptop) and tell every member."""
         if not self.is_host:
             raise PermissionError("only the laptop that opened the session sets the code")
-        code = code or generate_code()
-        normalize_code(code)
+        code = chosen_code(code) if code else generate_code()
         self.code = code
         self.gate.rotated()
         if self._core is not None:

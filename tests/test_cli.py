@@ -284,8 +284,24 @@ def test_host_options_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen[0]["hosting"] == HostChoices(title="Atelier", protocol="gapp", code="314-159",
                                              port=47011, label="Salle 3")
     assert seen[0]["advertise"] is False
-    assert main(["host", "--code", "12"]) == 1  # a weak code is refused before the app opens
+    assert main(["host", "--code", "12"]) == 1  # a short code is refused before the app opens
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("headless", [[], ["--headless"]])
+def test_host_refuses_a_weak_chosen_code_before_anything_is_written(
+        headless: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Finding 4: 111-111 or aaaaaa were accepted as join codes."""
+    import tui.cli
+
+    monkeypatch.setattr(tui.cli, "_run_app", lambda args, **options: pytest.fail("app opened"))
+    file = tmp_path / "s.cercle"
+    for weak in ("111-111", "aaaaaa"):
+        assert main(["host", *headless, "--code", weak, "--file", str(file),
+                     "--no-advertise"]) == 1
+        assert "too easy to guess" in capsys.readouterr().err
+    assert not file.exists()
 
 
 def test_host_headless_continue(tmp_path: Path) -> None:

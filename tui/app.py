@@ -307,7 +307,8 @@ class CercleApp(App[int]):
                 listen_host=self.listen_host, on_event=self._on_node_event)
         except MeetingError as exc:
             message = {"listen": t("host.cannot_listen"),
-                       "not-yours": t("host.not_yours")}.get(exc.kind, str(exc))
+                       "not-yours": t("host.not_yours"),
+                       "weak-code": t("host.weak_code")}.get(exc.kind, str(exc))
             self.notify(message, severity="error", timeout=15)
             return
         self._stack.push_async_callback(meeting.close)

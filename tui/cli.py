@@ -24,7 +24,7 @@ from model import export, sessionfile
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
 from model.schema import ANONYMIZABLE_KINDS, NAME_MAX
 from model.session import Session
-from sync.codes import normalize_code
+from sync.codes import chosen_code
 from tui.headless import HeadlessError
 
 
@@ -207,14 +207,14 @@ def cmd_app(args: argparse.Namespace) -> None:
 def cmd_host(args: argparse.Namespace) -> None:
     from tui import headless
 
+    if args.code:
+        chosen_code(args.code)  # a weak code is refused here, before a form or a file
     if not args.headless:
         from tui.app import HostChoices
 
         options: dict[str, object] = {}
         if args.continue_from:
             options["continue_from"] = Path(args.continue_from)
-        if args.code:
-            normalize_code(args.code)  # a weak code is refused here, not after the form
         options["hosting"] = HostChoices(
             title=args.title or "", protocol=args.protocol or "", code=args.code or "",
             port=args.port or 0, label=args.label)
@@ -356,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol",
                    help=f"built-in protocol key or TOML file (new sessions; default "
                         f"{DEFAULT_PROTOCOL}, with --continue the previous one)")
-    p.add_argument("--code", help="join code (default: a new random one); 6+ characters")
+    p.add_argument("--code", help="join code (default: a new random one); 6+ varied "
+                   "characters: repeats and runs such as 111-111 are refused")
     p.add_argument("--name", default="Facilitator", help="your name")
     p.add_argument("--label", default="Cercle",
                    help="public label shown to people looking for sessions (no content)")

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from model import sessionfile
 from model.keys import Identity
 from model.session import Session
-from sync.codes import InvalidCode, generate_code
+from sync.codes import InvalidCode, WeakCode, chosen_code, generate_code
 from sync.discovery import DEFAULT_LABEL, FoundSession, local_networks, order_for
 from sync.events import NodeEvent
 from sync.fingerprint import fingerprint
@@ -147,6 +147,22 @@ def _heads_keeper(session_id: str) -> Callable[[bytes], None]:
 
 
 # -- hosting -------------------------------------------------------------------------------
+def _host_code(code: str | None, kept: str) -> str:
+    """The code to host with: the one asked for (refused if weak), else the one kept from
+    the last time (unless an older Cercle kept a weak one), else a random one."""
+    if code:
+        try:
+            return chosen_code(code)
+        except WeakCode as exc:
+            raise MeetingError(str(exc), "weak-code") from None
+        except InvalidCode as exc:
+            raise MeetingError(str(exc), "code") from None
+    if kept:
+        with contextlib.suppress(InvalidCode):
+            return chosen_code(kept)
+    return generate_code()
+
+
 async def host(
     session: Session,
     path: Path | None,
@@ -178,7 +194,7 @@ async def host(
     if remember:
         identity.remember(info.id, session.identity, path)
     old_port, old_code = (identity.hosting(info.id) if remember else None) or (0, "")
-    code = code or old_code or generate_code()
+    code = _host_code(code, old_code)
     listen = listen_host or interface or "0.0.0.0"  # noqa: S104 - the room must reach us
     meeting: Meeting | None = None
     for attempt in dict.fromkeys((port or old_port, 0)):  # the old port may be taken

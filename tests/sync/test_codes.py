@@ -10,6 +10,8 @@ from sync.codes import (
     MIN_CODE_LENGTH,
     WEAK_CODE_BITS,
     InvalidCode,
+    WeakCode,
+    chosen_code,
     code_strength_bits,
     generate_code,
     normalize_code,
@@ -112,3 +114,31 @@ def test_strength_ignores_separators_and_case() -> None:
 def test_strength_is_finite_and_non_negative(text: str) -> None:
     bits = code_strength_bits(text)
     assert 0.0 <= bits < math.inf
+
+
+@pytest.mark.parametrize("weak", ["111-111", "aaaaaa", "123456", "AAAA-AAAA", "9876-5432",
+                                  "0000-0000", "abc-def"])
+def test_a_chosen_code_made_of_repeats_or_runs_is_refused(weak: str) -> None:
+    with pytest.raises(WeakCode, match="too easy to guess"):
+        chosen_code(weak)
+
+
+@pytest.mark.parametrize("fine", ["314-159", "4821-9130", "blue-heron", "k7x-q2m"])
+def test_a_varied_chosen_code_is_kept_as_typed(fine: str) -> None:
+    assert chosen_code(fine) == fine
+
+
+def test_a_short_chosen_code_is_refused_as_short_not_weak() -> None:
+    with pytest.raises(InvalidCode, match="at least 6") as caught:
+        chosen_code("12")
+    assert not isinstance(caught.value, WeakCode)
+
+
+def test_generated_codes_always_pass_the_check_a_chosen_code_must_pass() -> None:
+    for _ in range(2000):
+        assert chosen_code(generate_code())
+
+
+def test_a_code_typed_to_join_is_not_judged_for_strength() -> None:
+    # Joining sends a guess at the host's code; only the host's own choice is judged.
+    assert normalize_code("111-111") == "111111"

@@ -12,6 +12,7 @@ import pytest
 
 from model.keys import Identity, admission_message
 from sync.admission import AdmissionGate, HandshakeSlots
+from sync.codes import WeakCode
 from sync.events import AuthFailure, CodeChanged, HandshakeFailed, LinkProblem
 from sync.handshake import Anchor, Credentials, Initiator, NotAMember, Responder
 from sync.link import Link, LinkClosed, dial
@@ -27,7 +28,7 @@ from tests.sync.mesh import (
     running,
     until,
 )
-from tests.sync.people import add, session_of, texts
+from tests.sync.people import CODE, add, session_of, texts
 
 
 async def test_a_newcomer_joins_with_the_code_and_both_write() -> None:
@@ -308,9 +309,25 @@ async def test_stopping_leaves_nothing_running() -> None:
     assert anne.running_tasks == 0 and bob.running_tasks == 0
 
 
-async def test_a_weak_code_is_refused_before_anything_starts() -> None:
+async def test_a_short_code_is_refused_before_anything_starts() -> None:
     with pytest.raises(ValueError, match="at least 6"):
         newcomer("Bob", code="12-3")
+
+
+async def test_the_host_cannot_choose_a_weak_code_and_a_good_one_reaches_the_members() -> None:
+    """Finding 4: weak custom codes such as 111-111 were accepted."""
+    anne, _, _ = host_node()
+    bob, _, bob_events = newcomer("Bob")
+    async with running(anne, bob):
+        await joined(bob, anne, "Bob")
+        for weak in ("111-111", "aaaaaa", "1234-5678"):
+            with pytest.raises(WeakCode):
+                anne.rotate_code(weak)
+        assert anne.code == CODE and not bob_events.of(CodeChanged)
+        anne.rotate_code("blue-heron-7")
+        await until(lambda: bool(bob_events.of(CodeChanged)), what="the new code")
+        [told] = bob_events.of(CodeChanged)
+        assert isinstance(told, CodeChanged) and told.code == "blue-heron-7"
 
 
 async def test_a_newcomer_tries_each_announced_address_until_one_answers() -> None:

@@ -1,0 +1,55 @@
+"""Hosting through tui.meeting: the join code a facilitator chooses or kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model import sessionfile
+from model.keys import Identity
+from model.protocols import builtin_protocols
+from model.session import Session
+from sync.codes import chosen_code
+from tui import identity
+from tui.meeting import MeetingError, host
+
+
+def _hostable(tmp_path: Path) -> tuple[Session, Path]:
+    session = Session.create(title="Atelier", protocol=builtin_protocols()["codev"], name="Anne",
+                             identity=Identity.generate())
+    path = tmp_path / "atelier.cercle"
+    sessionfile.save(path, session.doc)
+    return session, path
+
+
+async def test_a_weak_code_asked_for_is_refused_before_the_session_opens(
+        tmp_path: Path) -> None:
+    session, path = _hostable(tmp_path)
+    with pytest.raises(MeetingError, match="too easy to guess") as caught:
+        await host(session, path, code="111-111", advertise=False, interface="127.0.0.1")
+    assert caught.value.kind == "weak-code"
+    assert identity.hosting(session.snapshot.info.id) is None  # nothing kept
+
+
+async def test_a_weak_code_kept_by_an_older_cercle_is_replaced(tmp_path: Path) -> None:
+    session, path = _hostable(tmp_path)
+    session_id = session.snapshot.info.id
+    identity.remember_hosting(session_id, 0, "aaaaaa")
+    meeting = await host(session, path, advertise=False, interface="127.0.0.1")
+    try:
+        code = meeting.node.code
+        assert code != "aaaaaa" and chosen_code(code) == code
+        assert identity.hosting(session_id) == (meeting.node.port, code)
+    finally:
+        await meeting.close()
+
+
+async def test_a_good_code_kept_from_last_time_is_hosted_again(tmp_path: Path) -> None:
+    session, path = _hostable(tmp_path)
+    identity.remember_hosting(session.snapshot.info.id, 0, "blue-heron-7")
+    meeting = await host(session, path, advertise=False, interface="127.0.0.1")
+    try:
+        assert meeting.node.code == "blue-heron-7"
+    finally:
+        await meeting.close()
