@@ -48,9 +48,16 @@ def fork_at(doc: Document, heads: Sequence[bytes]) -> Document:
     """A copy of ``doc`` as it was at ``heads`` (nothing after them, nothing held back).
 
     ``Document.fork_at`` exists in the binding and is missing from its stubs. It
-    raises (a bare ``Exception``) for heads the document does not hold.
+    raises a bare ``Exception`` for heads the document does not hold, and has been seen
+    to panic (``MissingOps``) on files where someone evaluated the session; both become
+    ``ValueError`` here.
     """
-    forked: Document = doc.fork_at(list(heads))  # type: ignore[attr-defined]
+    try:
+        forked: Document = doc.fork_at(list(heads))  # type: ignore[attr-defined]
+    except BaseException as exc:
+        if not (type(exc) is Exception or is_rust_panic(exc)):
+            raise
+        raise ValueError(f"the document cannot be rebuilt at those heads ({exc})") from None
     return forked
 
 

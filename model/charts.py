@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
 
 from model.records import ActionTrack, PlanRow
 from model.snapshot import Snapshot
+from model.timestamps import local_from_ms
 
 STATUS_COLOURS = {
     "open": "#8d99ae",
@@ -96,7 +96,11 @@ def timeline_svg(rows: tuple[PlanRow, ...], *, lang: str = "en", labels: dict[st
 
 
 def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d")
+    """The local day of a time some laptop wrote; "?" for one no clock could have written
+    (negative, far future: ``datetime.fromtimestamp`` raised there, on Windows for any
+    negative time)."""
+    moment = local_from_ms(ms)
+    return moment.strftime("%Y-%m-%d") if moment is not None else "?"
 
 
 def actions_svg(snap: Snapshot, tracks: tuple[ActionTrack, ...], *,

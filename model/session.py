@@ -679,13 +679,15 @@ class Session:
     def _heads(self) -> list[str]:
         return [h.hex() for h in self.doc.get_heads()]
 
-    def board_at(self, index: int) -> Snapshot:
-        """The session as it stood when phase ``index`` last closed (now if it has not)."""
+    def board_at(self, index: int) -> Snapshot | None:
+        """The session as it stood when phase ``index`` last closed (now if it has not);
+        None when it closed but cannot be rebuilt here (heads this replica does not hold,
+        or the binding failing to fork)."""
         closing = [tr for tr in self.snapshot.control.phase.transitions if tr.from_ == index]
         if not closing or not closing[-1].heads:
             return self.snapshot
         try:
             past = fork_at(self.doc, [bytes.fromhex(h) for h in closing[-1].heads])
-        except Exception:  # heads this replica does not hold (a partial copy)
-            return self.snapshot
+        except ValueError:
+            return None
         return SnapshotBuilder(past).snapshot

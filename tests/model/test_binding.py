@@ -45,14 +45,35 @@ def test_fork_at_gives_the_document_as_it_was() -> None:
     past = binding.fork_at(doc, then)
     assert past.get(ROOT, "a")[0] == (ScalarType.Int, 1)  # type: ignore[index]
     assert doc.get(ROOT, "a")[0] == (ScalarType.Int, 2)  # type: ignore[index]
-    with pytest.raises(Exception):  # noqa: B017 - the binding raises bare Exception
+    with pytest.raises(ValueError, match="cannot be rebuilt"):  # the binding's bare Exception
         binding.fork_at(doc, [bytes(32)])
 
 
-def test_a_panic_is_recognised_by_its_class_name() -> None:
-    class PanicException(BaseException):  # what pyo3 raises, and cannot be imported
-        pass
+class PanicException(BaseException):  # what pyo3 raises, and cannot be imported
+    pass
 
+
+def test_a_panic_while_forking_becomes_a_value_error() -> None:
+    """Seen on files where someone evaluated the session (``MissingOps``)."""
+
+    class Panicking:
+        def fork_at(self, heads: list[bytes]) -> None:
+            raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
+
+    with pytest.raises(ValueError, match="MissingOps"):
+        binding.fork_at(Panicking(), [bytes(32)])  # type: ignore[arg-type]
+
+
+def test_forking_lets_other_base_exceptions_through() -> None:
+    class Interrupted:
+        def fork_at(self, heads: list[bytes]) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        binding.fork_at(Interrupted(), [bytes(32)])  # type: ignore[arg-type]
+
+
+def test_a_panic_is_recognised_by_its_class_name() -> None:
     assert binding.is_rust_panic(PanicException("MissingOps"))
     assert not binding.is_rust_panic(ValueError("bad"))
     assert not issubclass(PanicException, Exception)  # why it needs catching apart

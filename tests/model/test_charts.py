@@ -84,3 +84,13 @@ def test_a_first_session_has_a_timeline_but_no_history(played: Session) -> None:
     svgs = _svgs(page)
     assert [s.get("class") for s in svgs] == ["chart timeline"]
     assert "Actions over time" not in page
+
+
+def test_a_session_dated_before_1970_still_draws_its_history(codev) -> None:  # type: ignore[no-untyped-def]
+    """A laptop with a wrong clock (or a modified client) wrote a negative creation time:
+    ``datetime.fromtimestamp`` raised there on Windows, and the export stopped."""
+    clock = FakeClock(start=-90 * 86_400_000)
+    page = export.render(_chain(clock, codev).snapshot, "html").decode()
+    _, actions = _svgs(page)
+    days = [text.find("title").tail for text in actions.findall("text")[:2]]  # type: ignore[union-attr]
+    assert days == ["?", "?"]

@@ -231,4 +231,25 @@ def test_board_at_the_end_of_each_phase(session: Session) -> None:
     assert second.items_of("question")[0].answered is True
     assert session.board_at(2) == session.snapshot  # still open
     reloaded = Session(type(session.doc).load(session.save()))
-    assert reloaded.board_at(0).items == first.items
+    again = reloaded.board_at(0)
+    assert again is not None and again.items == first.items
+
+
+def test_a_board_the_binding_cannot_rebuild_is_none(session: Session,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fork_at`` failing (its panic on some evaluated files, heads a modified client
+    wrote that no replica holds) leaves the phase without its closing board, not the
+    reader without the file."""
+    import model.session
+
+    session.add_item("note", "pendant l'exposé")
+    session.start()
+    session.advance()
+    assert session.board_at(0) is not None
+
+    def cannot(doc: object, heads: object) -> None:
+        raise ValueError("the document cannot be rebuilt at those heads (MissingOps)")
+
+    monkeypatch.setattr(model.session, "fork_at", cannot)
+    assert session.board_at(0) is None
+    assert session.board_at(1) == session.snapshot  # still open: no fork needed

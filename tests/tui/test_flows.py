@@ -216,10 +216,15 @@ async def test_review_survives_a_board_the_binding_cannot_rebuild(
     session.start()
     session.advance()
 
-    def panic(index: int) -> None:
-        raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
+    class Panicking:
+        def fork_at(self, heads: list[bytes]) -> None:
+            raise PanicException("called `Result::unwrap()` on an `Err` value: MissingOps")
 
-    monkeypatch.setattr(session, "board_at", panic)
+    import model.session
+    from model import binding
+
+    monkeypatch.setattr(model.session, "fork_at",
+                        lambda doc, heads: binding.fork_at(Panicking(), heads))  # type: ignore[arg-type]
     app = loopback_app(start="review", room=Room(session, read_only=True))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")

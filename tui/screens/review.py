@@ -214,19 +214,9 @@ class ReviewScreen(CercleScreen):
 
     def _board_at(self, index: int) -> tuple[Snapshot, bool]:
         """The board as phase ``index`` closed, and whether it could be rebuilt; else the
-        board as it is now.
-
-        Rebuilding forks the document at the heads the phase change recorded, and the
-        Automerge binding can panic there (``MissingOps``, seen on files where someone
-        evaluated the session): a ``PanicException``, which ``except Exception`` lets
-        through. Reading a file must not close the app.
-        """
-        try:
-            return self.room.session.board_at(index), True
-        except BaseException as exc:
-            if type(exc).__name__ != "PanicException":
-                raise
-            return self.room.snapshot, False
+        board as it is now (the model says when the binding cannot fork the file)."""
+        board = self.room.session.board_at(index)
+        return (board, True) if board is not None else (self.room.snapshot, False)
 
     def action_export(self) -> None:
         self.post_message(ExportRequested(self.room))
