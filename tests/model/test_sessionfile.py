@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -155,8 +154,8 @@ while True:
     s.add_item("note", f"note {i} " + "x" * 200)
     sessionfile.save(sys.argv[1], s.doc)
     i += 1
-    if i == 3:
-        print("ready", flush=True)
+    if i >= 3:
+        print("saved", i, flush=True)
 """
 
 
@@ -167,8 +166,10 @@ def test_kill_while_saving_leaves_a_loadable_file(tmp_path: Path) -> None:
         proc = subprocess.Popen([sys.executable, "-c", CRASH_WRITER, str(path)],
                                 stdout=subprocess.PIPE, cwd=Path(__file__).parents[2])
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        time.sleep(0.05 + 0.04 * round_)  # land the kill at different points of the loop
+        # Land the kill at a different point of the loop each round: after 1, 3, 5... saves
+        # are said (the writer keeps saving while the lines are read).
+        for _ in range(1 + 2 * round_):
+            assert proc.stdout.readline().startswith(b"saved")
         proc.kill()
         proc.wait()
         loaded = sessionfile.load(path)
