@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from automerge.core import ROOT, Document, ObjType
 
-from model import continuation, ops, rules
+from model import continuation, ops, rules, validation
 from model.binding import apply_changes, fork_at, is_rust_panic
 from model.control import meeting_problem
 from model.keys import Identity, admission_message
@@ -48,6 +48,10 @@ from model.validation import (
 __all__ = ["ApplyFailed", "LegacySession", "NotAllowed", "Session", "wall_clock_ms"]
 
 Listener = Callable[[Snapshot], None]
+
+# Bytes kept free below an author's cap for the writes ``_check_share`` does not look at
+# (marks, votes, updates: a few hundred bytes each).
+SHARE_SLACK = 64 * 1024
 
 
 class ApplyFailed(ValueError):
@@ -93,6 +97,10 @@ class Session:
         self._stale = False
         self._items_added = False
         self._last_created = 0  # the creation stamp of the last item we added (ms)
+        # Bytes of our own changes (every laptop caps them: model.validation), counted up
+        # to ``_share_heads`` and brought up to date by the next write that checks them.
+        self._own_bytes = 0
+        self._share_heads: list[bytes] = []
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -311,24 +319,41 @@ class Session:
         ops.check_item(kind, text, {})
         rules.enforce(rules.may_add(self._fresh(), self.me, kind, on_behalf))
 
-    def _check_share(self, count: int) -> None:
+    def _check_share(self, count: int, chars: int = 0) -> None:
         """Every laptop refuses an author's changes past its share of the session
-        (``model.validation``): refuse here what the others would, with a sentence."""
+        (``model.validation``: items, and bytes of changes): refuse here what the others
+        would, with a sentence, before writing ``count`` items of ``chars`` characters."""
         if self.actor == self._fresh().info.creator_key:
             return
-        items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
-        prefix = self.me[:ITEM_PREFIX]
-        mine = sum(1 for key in self.doc.keys(items) if key.startswith(prefix)) if items else 0
-        if mine + count > MAX_ITEMS_PER_AUTHOR:
-            raise NotAllowed(f"one participant adds at most {MAX_ITEMS_PER_AUTHOR:,} items "
-                             "to a session")
+        if count:
+            items = child(self.doc, ROOT, K_ITEMS, ObjType.Map)
+            prefix = self.me[:ITEM_PREFIX]
+            mine = sum(1 for key in self.doc.keys(items) if key.startswith(prefix)) \
+                if items else 0
+            if mine + count > MAX_ITEMS_PER_AUTHOR:
+                raise NotAllowed(f"one participant adds at most {MAX_ITEMS_PER_AUTHOR:,} "
+                                 "items to a session")
+        heads = self.doc.get_heads()
+        if heads != self._share_heads:
+            self._own_bytes += sum(len(change.raw_bytes)
+                                   for change in self.doc.get_changes(self._share_heads)
+                                   if change.actor_id == self.actor)
+            self._share_heads = heads
+        # A generous bound on what the write costs (a character is well under a byte in a
+        # change), and room for the small writes (marks, votes) that are not checked.
+        needed = SHARE_SLACK + 64 * count + 2 * chars
+        if self._own_bytes + needed > validation.MAX_BYTES_PER_AUTHOR:
+            raise NotAllowed(
+                f"you have written {self._own_bytes // 1024:,} KiB in this session, near the "
+                f"{validation.MAX_BYTES_PER_AUTHOR // 1024:,} KiB one participant may write: "
+                "the others' laptops would refuse more")
 
     def add_item(self, kind: str, text: str, *, on_behalf: str = "", **fields: Any) -> str:
         """Add an item in the current phase; returns its id."""
         snap = self._fresh()
         ops.check_item(kind, text, fields)
         rules.enforce(rules.may_add(snap, self.me, kind, on_behalf))
-        self._check_share(1)
+        self._check_share(1, len(text) + sum(len(str(value)) for value in fields.values()))
         item_id = ops.add_item(
             self.doc, actor=self.actor, kind=kind, text=text,
             phase=snap.control.phase.index, now=self._created(),
@@ -349,7 +374,7 @@ class Session:
         for kind, text in entries:
             ops.check_item(kind, text, {})
             rules.enforce(rules.may_add(snap, self.me, kind))
-        self._check_share(len(entries))
+        self._check_share(len(entries), sum(len(text) for _, text in entries))
         ids: list[str] = []
         start = self._created(len(entries))
         batch: list[tuple[str, str, bool]] = []
@@ -399,6 +424,7 @@ class Session:
         """Change the text of one of our items."""
         item = self._item(item_id)
         rules.enforce(rules.may_edit(self.snapshot, self.me, item, mine=self.is_mine(item_id)))
+        self._check_share(0, len(text))
         ops.edit_item(self.doc, item_id, text)
         self._done()
 

@@ -9,11 +9,15 @@ flowing, so nothing splits the session.
 
 from __future__ import annotations
 
+import pytest
 from automerge.core import ROOT, ObjType, ScalarType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model import session as session_module
+from model import validation
 from model.reading import child
+from model.rules import NotAllowed
 from model.validation import MAX_ITEMS_PER_AUTHOR, MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
 from sync.events import Misbehaviour
 from sync.wire import (
@@ -203,6 +207,33 @@ def test_past_her_share_of_the_session_everyone_refuses_the_same_change() -> Non
         return sum(1 for key in doc.keys(entries) if key.startswith(prefix)) if entries else 0
 
     assert {hers(p) for p in (anne, bob, carl)} == {MAX_ITEMS_PER_AUTHOR}
+
+
+def test_an_honest_writer_is_stopped_on_his_laptop_before_the_others_would_refuse(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The share in bytes: a participant who writes a lot through the interface is told on
+    his own laptop, before passing the cap; everything he wrote reaches everyone and no
+    laptop reports him. (Without the check his laptop kept writing changes every other
+    laptop refused, and reported him as misbehaving.)"""
+    cap = 160 * 1024  # the 4 MiB and its 64 KiB of slack, scaled down
+    monkeypatch.setattr(validation, "MAX_BYTES_PER_AUTHOR", cap)
+    monkeypatch.setattr(session_module, "SHARE_SLACK", cap // 64)
+    net, anne, bob, carl, _mallory = room()
+    text = "Une longue réflexion, " * 90  # ~2,000 characters, the most an item holds
+    written = 0
+    with pytest.raises(NotAllowed, match="near the 160 KiB one participant may write"):
+        while written < 1_000:
+            bob.session.add_items([("question", f"{written} {text}"[:2000])] * 5)
+            written += 5
+            bob.changed()
+            net.run(1.0)
+    net.settle()
+    his = sum(len(change.raw_bytes) for change in anne.session.doc.get_changes([])
+              if change.actor_id == bob.person.actor)
+    assert 0.9 * cap < his <= cap  # he could write until he neared the cap
+    for peer in (anne, carl):
+        assert not refused(peer, bob), peer
+        assert len(peer.session.snapshot.items) == len(bob.session.snapshot.items) == written
 
 
 def test_two_versions_of_one_change_are_caught() -> None:
