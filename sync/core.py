@@ -37,6 +37,7 @@ from typing import Final, TypeVar
 import msgspec
 from automerge.core import Document as AmDocument
 
+from model.binding import is_rust_panic
 from model.changes import ChangeFormatError, DecodedChange, decode_change
 from model.keys import Identity, change_message, verify
 from model.session import ApplyFailed, Session
@@ -786,14 +787,29 @@ class MeshCore:
         keep = [w for w in released if w.change in accepted]
         if not keep:
             return out
+        panicked = False
         try:
             applied = session.apply_changes([w.change.data for w in keep])
             error = ""
         except ApplyFailed as failed:
             applied, error = failed.applied, str(failed.error)
+            panicked = is_rust_panic(failed.error)
         taken = [w for w in keep if w.change.hash in applied]
         left = [w for w in keep if w.change.hash not in applied]
-        if left and error:
+        if left and panicked:
+            # A fault inside the binding on changes every check passed: nobody is blamed;
+            # the link starts over, and the changes come again with its exchange.
+            log.error("Automerge failed on checked changes (%s); starting the link over",
+                      error[:200])
+            link = self._links.get(left[0].sender)
+            if link is not None and not link.closing:
+                link.closing = True
+                self._forget(link)
+                out += [Close(link.id, "Automerge failed on a change"),
+                        *self._links_changed(), Emit(PeersChanged()),
+                        Emit(LinkProblem(link.remote, "the session library failed on a "
+                                                      "change; reconnecting"))]
+        elif left and error:
             # The first change it did not apply is the one it refused; those after it
             # depend on it or were not reached: they come again with the next exchange.
             bad = left[0]

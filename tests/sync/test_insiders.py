@@ -9,6 +9,8 @@ flowing, so nothing splits the session.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from automerge.core import ROOT, ObjType, ScalarType
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +20,9 @@ from model import session as session_module
 from model import validation
 from model.reading import child
 from model.rules import NotAllowed
+from model.session import ApplyFailed
 from model.validation import MAX_ITEMS_PER_AUTHOR, MAX_ITEMS_PER_CHANGE, MAX_ITEMS_PER_MINUTE
-from sync.events import Misbehaviour
+from sync.events import LinkProblem, Misbehaviour
 from sync.wire import (
     Changes,
     Code,
@@ -234,6 +237,37 @@ def test_an_honest_writer_is_stopped_on_his_laptop_before_the_others_would_refus
     for peer in (anne, carl):
         assert not refused(peer, bob), peer
         assert len(peer.session.snapshot.items) == len(bob.session.snapshot.items) == written
+
+
+class PanicException(BaseException):
+    """What the binding raises when Rust panics (it cannot be imported by name)."""
+
+
+def test_a_fault_in_the_binding_blames_nobody_and_the_change_comes_again() -> None:
+    """A change every check passed and Automerge then fails on (a panic in the binding,
+    seen once under load) is no one's misbehaviour: Carl's laptop starts that link over,
+    tells nobody that Bob misbehaved, and gets the change on the next link."""
+    net, _anne, bob, carl, _mallory = room()
+    real = carl.session.apply_changes
+    failures: list[int] = []
+
+    def once(changes: Sequence[bytes]) -> set[bytes]:
+        if not failures:
+            failures.append(len(changes))
+            raise ApplyFailed(set(), PanicException("MissingOps"))
+        return real(changes)
+
+    carl.session.apply_changes = once  # type: ignore[method-assign]
+    add(bob.session, "Une question ?")
+    bob.changed()
+    net.run(1.0)
+    assert failures and carl.link_to(bob) is None  # that link was started over
+    assert not carl.of(Misbehaviour) and not any(
+        isinstance(env, Report) for _, _, env in net.delivered)
+    assert carl.of(LinkProblem)
+    net.link(bob, carl)
+    net.settle()
+    assert "Une question ?" in texts(carl.session)
 
 
 def test_two_versions_of_one_change_are_caught() -> None:
