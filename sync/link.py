@@ -124,11 +124,13 @@ async def accept(transport: Transport, machine: Responder, *,
     except (TransportClosed, WireError) as exc:
         raise LinkClosed(f"the handshake failed ({exc})") from None
     finally:
+        # Awaited even when done: a handshake that failed as this one was cancelled (the
+        # node stopping) has its exception taken, not left for the loop to complain of.
         for pending in (task, waiter):
             if not pending.done():
                 pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+            with contextlib.suppress(BaseException):
+                await pending
 
 
 async def dial(transport: Transport, machine: Initiator, *,

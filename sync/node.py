@@ -47,7 +47,7 @@ from sync.handshake import (
     WrongSession,
 )
 from sync.link import Link, LinkClosed, accept, dial
-from sync.transport import TcpTransport, Transport, TransportClosed
+from sync.transport import Listening, Network, TcpNetwork, Transport, TransportClosed
 from sync.wire import (
     PROTOCOL_VERSION,
     REJECT_BUSY,
@@ -93,9 +93,11 @@ class SessionNode:
         wall_clock: Callable[[], float] = time.time,
         ping_interval: float = 5.0,
         dead_after: float = 15.0,
+        handshake_timeout: float = HELLO_TIMEOUT,
         accept_incoming: bool = True,
         gate: AdmissionGate | None = None,
         slots: HandshakeSlots | None = None,
+        network: Network | None = None,
     ) -> None:
         if code:
             normalize_code(code)  # refuse a short code before anything starts
@@ -116,6 +118,7 @@ class SessionNode:
         self.wall = wall_clock
         self.ping_interval = ping_interval
         self.dead_after = dead_after
+        self.handshake_timeout = handshake_timeout  # dialling, and the first hello after
         self.accept_incoming = accept_incoming
         self.gate = gate or AdmissionGate()
         self.slots = slots or HandshakeSlots()
@@ -129,7 +132,8 @@ class SessionNode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dialing: dict[Address, asyncio.Task[None]] = {}
         self._handshakes: dict[object, Transport] = {}
-        self._server: asyncio.Server | None = None
+        self.network: Network = network or TcpNetwork()
+        self._listening: Listening | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stopping = False
         self._changed_pending = False
@@ -218,9 +222,9 @@ class SessionNode:
     async def start(self) -> None:
         """Listen for peers."""
         if self.accept_incoming:
-            self._server = await asyncio.start_server(
-                self._on_incoming, host=self.listen_host, port=self.port)
-            self.port = self._server.sockets[0].getsockname()[1]
+            self._listening = await self.network.listen(self.listen_host, self.port,
+                                                        self._on_incoming)
+            self.port = self._listening.port
 
     async def stop(self) -> None:
         """Save, send what waits, say bye to every peer, and stop everything we started."""
@@ -234,8 +238,6 @@ class SessionNode:
                     for link in list(self._links.values()):
                         await link.drain()
             self._run(self._core.goodbye())
-        if self._server is not None:
-            self._server.close()
         if self._timer is not None:
             self._timer.cancel()
         for transport in list(self._handshakes.values()):
@@ -246,9 +248,8 @@ class SessionNode:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        if self._listening is not None:
+            await self._listening.close()
         if self._core is not None and not self._core.saved_all:
             self._save()
 
@@ -418,8 +419,8 @@ class SessionNode:
         assert core is not None  # noqa: S101 - links exist once the session is known
         try:
             link.send_nowait(Hello(version=PROTOCOL_VERSION,
-                                   listen_port=self.port if self._server else None))
-            async with asyncio.timeout(HELLO_TIMEOUT):
+                                   listen_port=self.port if self._listening else None))
+            async with asyncio.timeout(self.handshake_timeout):
                 hello = await link.receive()
         except (LinkClosed, TimeoutError) as exc:
             await link.close()
@@ -459,13 +460,11 @@ class SessionNode:
                 self._run(core.link_down(link_id, self._now()))
         return outcome
 
-    async def _on_incoming(self, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
+    async def _on_incoming(self, transport: Transport) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        transport = TcpTransport(reader, writer)
         ip = transport.remote
         now = self._now()
         slot, evicted = self.slots.open(ip, now) if not self._stopping else (None, None)
@@ -534,9 +533,10 @@ class SessionNode:
                     await asyncio.sleep(self.ping_interval)  # linked another way: look later
                     continue
                 try:
-                    transport: Transport = await TcpTransport.connect(*addr, CONNECT_TIMEOUT)
+                    transport = await self.network.connect(*addr, CONNECT_TIMEOUT)
                     outcome = await dial(transport, Initiator(
-                        anchor=anchor, credentials=Credentials(self.identity, self.admission)))
+                        anchor=anchor, credentials=Credentials(self.identity, self.admission)),
+                        finish=self.handshake_timeout)
                 except (OSError, TimeoutError, HandshakeError, LinkClosed) as exc:
                     self._emit(LinkProblem(f"{addr[0]}:{addr[1]}",
                                            f"cannot reach {addr[0]}:{addr[1]} ({exc})"))
@@ -579,8 +579,8 @@ class SessionNode:
                 machine = Initiator(identity=self.identity, code=self.code or None, tag=tag,
                                     known=known)
                 try:
-                    transport: Transport = await TcpTransport.connect(*addr, CONNECT_TIMEOUT)
-                    outcome = await dial(transport, machine)
+                    transport = await self.network.connect(*addr, CONNECT_TIMEOUT)
+                    outcome = await dial(transport, machine, finish=self.handshake_timeout)
                 except PeerRejected as exc:
                     if exc.reason == REJECT_BUSY:
                         await asyncio.sleep(max(0.2, exc.retry_after))

@@ -4,23 +4,28 @@ A transport carries frame bodies (bytes), in order, both ways, until it is close
 nothing of keys or envelopes: the handshake and the secure channel run on top of any
 transport alike. ``TcpTransport`` frames bodies over an asyncio stream (4-byte length
 prefix, see ``sync.wire``); ``memory_pair`` links two in-process endpoints and can lose,
-delay, duplicate or cut frames on demand, for tests. A broker link (MQTT) is another
-implementation of the same protocol.
+delay, duplicate or cut frames on demand, for tests.
+
+A ``Network`` is how a node is reached and reaches others: ``listen`` hands each incoming
+transport to the node, ``connect`` opens one to an address. ``TcpNetwork`` is the local
+network; ``MemoryNetwork`` connects nodes in one process through memory pairs (tests). A
+broker link (MQTT) is another ``Network`` whose transports carry the same frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from sync.wire import HANDSHAKE_MAX_FRAME, MAX_FRAME, FrameDecoder, WireError, encode_frame
 
-__all__ = ["Faults", "MemoryTransport", "TcpTransport", "Transport", "TransportClosed",
-           "memory_pair"]
+__all__ = ["Faults", "Listening", "MemoryNetwork", "MemoryTransport", "Network", "TcpNetwork",
+           "TcpTransport", "Transport", "TransportClosed", "memory_pair"]
 
 READ_CHUNK: Final = 65536
 
@@ -220,3 +225,104 @@ def memory_pair(a: str = "10.0.0.1", b: str = "10.0.0.2",
     first, second = MemoryTransport(b, shared), MemoryTransport(a, shared)
     first._other, second._other = second, first
     return first, second
+
+
+# -- networks ---------------------------------------------------------------------------------
+Accept = Callable[["Transport"], Coroutine[Any, Any, None]]
+
+
+class Listening(Protocol):
+    """A listener a ``Network`` opened: the port it got, and how to stop it."""
+
+    port: int
+
+    async def close(self) -> None: ...
+
+
+class Network(Protocol):
+    """How a node is reached (``listen``) and reaches others (``connect``)."""
+
+    async def listen(self, host: str, port: int, accept: Accept) -> Listening:
+        """Hand every incoming transport to ``accept`` (each in a task of its own) until
+        the listener is closed; ``port`` 0 picks a free one. Raises OSError."""
+
+    async def connect(self, host: str, port: int, timeout: float) -> Transport:
+        """A transport to ``host:port``. Raises OSError or TimeoutError."""
+
+
+class _TcpListening:
+    def __init__(self, server: asyncio.Server) -> None:
+        self._server = server
+        self.port = int(server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+
+class TcpNetwork:
+    """The local network: TCP, one connection per link."""
+
+    async def listen(self, host: str, port: int, accept: Accept) -> Listening:
+        async def incoming(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await accept(TcpTransport(reader, writer))
+
+        return _TcpListening(await asyncio.start_server(incoming, host=host, port=port))
+
+    async def connect(self, host: str, port: int, timeout: float) -> Transport:
+        return await TcpTransport.connect(host, port, timeout)
+
+
+class MemoryNetwork:
+    """Nodes in one process, linked by memory pairs (tests): ``at(address)`` is the network
+    as the laptop at ``address`` sees it. ``faults`` apply to every pair; ``pairs`` keeps
+    them, so a test can cut one (a wifi drop)."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self.pairs: list[tuple[MemoryTransport, MemoryTransport]] = []
+        self._listeners: dict[tuple[str, int], tuple[Accept, _MemoryListening]] = {}
+        self._ports = itertools.count(40_000)
+
+    def at(self, address: str) -> _MemoryHost:
+        return _MemoryHost(self, address)
+
+
+class _MemoryListening:
+    def __init__(self, network: MemoryNetwork, key: tuple[str, int]) -> None:
+        self._network, self._key, self.port = network, key, key[1]
+        self.tasks: set[asyncio.Task[None]] = set()  # the accepts still running
+
+    async def close(self) -> None:
+        """Stop listening, and end what it accepted that still runs (a node's stop
+        ends its links first; this leaves no task behind the loop)."""
+        self._network._listeners.pop(self._key, None)
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class _MemoryHost:
+    def __init__(self, network: MemoryNetwork, address: str) -> None:
+        self.network, self.address = network, address
+
+    async def listen(self, host: str, port: int, accept: Accept) -> Listening:
+        key = (self.address, port or next(self.network._ports))
+        if key in self.network._listeners:
+            raise OSError(f"{key[0]}:{key[1]} is already in use")
+        listening = _MemoryListening(self.network, key)
+        self.network._listeners[key] = (accept, listening)
+        return listening
+
+    async def connect(self, host: str, port: int, timeout: float) -> Transport:
+        listener = self.network._listeners.get((host, port))
+        if listener is None:
+            raise ConnectionRefusedError(f"nothing listens at {host}:{port}")
+        accept, listening = listener
+        mine, theirs = memory_pair(self.address, host, self.network.faults)
+        self.network.pairs.append((mine, theirs))
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(accept(theirs))
+        listening.tasks.add(task)
+        task.add_done_callback(listening.tasks.discard)
+        return mine
