@@ -24,7 +24,7 @@ each handshake must speak within ``first_message`` seconds and finish within ``f
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Literal
 
 __all__ = ["AdmissionGate", "HandshakeSlots", "Slot"]
@@ -140,7 +140,6 @@ class Slot:
     opened: float
     number: int
     spoke: bool = False
-    deadline: float = field(default=0.0)
 
 
 class HandshakeSlots:
@@ -175,15 +174,14 @@ class HandshakeSlots:
                 return None, None  # the newcomer's address would hold as many: refuse it
             evicted = min(self._open[victim], key=lambda s: s.number)
             self.close(evicted)
-        slot = Slot(address, now, next(self._numbers), deadline=now + self.first_message)
+        slot = Slot(address, now, next(self._numbers))
         self._open.setdefault(address, []).append(slot)
         return slot, evicted
 
     def spoke(self, slot: Slot) -> None:
-        """The other side sent its first message: it now has until ``finish`` in all."""
-        if not slot.spoke:
-            slot.spoke = True
-            slot.deadline = slot.opened + self.finish
+        """The other side sent its first message (it now has until ``finish`` in all: the
+        link driver, ``sync.link.accept``, keeps both times)."""
+        slot.spoke = True
 
     def close(self, slot: Slot) -> None:
         slots = self._open.get(slot.address)
@@ -193,6 +191,6 @@ class HandshakeSlots:
         if not slots:
             del self._open[slot.address]
 
-    def overdue(self, now: float) -> list[Slot]:
-        """Handshakes past their deadline (the caller drops them)."""
-        return [s for slots in self._open.values() for s in slots if now >= s.deadline]
+    def held(self, address: str) -> int:
+        """How many handshakes ``address`` has in progress."""
+        return len(self._open.get(address, ()))
