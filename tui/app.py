@@ -38,7 +38,7 @@ from sync.events import (
     Saved,
     SaveFailed,
 )
-from tui import identity
+from tui import identity, keys
 from tui.exports import write_exports
 from tui.format import TITLE_WIDTH, line, paragraph
 from tui.i18n import language, set_language, t
@@ -61,7 +61,7 @@ from tui.messages import (
 )
 from tui.room import Room
 from tui.screens.base import translate_bindings
-from tui.screens.dialogs import Help
+from tui.screens.dialogs import FunctionKeys, Help
 from tui.screens.home import HomeScreen
 from tui.screens.host import HostScreen
 from tui.screens.join import JoinScreen
@@ -96,6 +96,10 @@ class CercleApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "key.help", show=True),
         Binding("ctrl+q", "quit", "key.quit", show=True, priority=True),
+        # Textual adds the palette's key unless it is bound; bound here, it keeps its
+        # translated description (the footer shows it on the right of every screen).
+        Binding("ctrl+p", "command_palette", "key.palette", show=False, priority=True),
+        Binding(keys.FKEYS_TWIN, "function_keys", "key.fkeys", show=True, priority=True),
     ]
 
     def __init__(
@@ -161,7 +165,8 @@ class CercleApp(App[int]):
             case "demo" if self.demo is not None:
                 room = await self.demo.start(self._on_node_event)
                 await self._go_live(room, lobby=False)
-                self.notify(t("demo.welcome"), timeout=12)
+                self.notify(t("demo.welcome", timer=keys.name("f5"), next=keys.name("f7"),
+                              help=keys.name("f1")), timeout=12)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -436,11 +441,18 @@ class CercleApp(App[int]):
             if binding.description and screen.check_action(binding.action, ()) is not False:
                 yield key, binding.description, binding.action
 
+    def get_key_display(self, binding: Binding) -> str:
+        """F-keys as their keycaps say ("F5"; "fn+F5" on a Mac), other keys as Textual
+        shows them ("^e")."""
+        return keys.name(binding.key) or super().get_key_display(binding)
+
     def action_help(self) -> None:
-        rows = [(self.get_key_display(Binding(key, "")), description)
+        rows = [(keys.help_name(key), description)
                 for key, description, _ in self._screen_bindings(self.screen)]
-        rows += [("F1", t("key.help")), ("Ctrl+P", t("help.palette")),
-                 ("Ctrl+Q", t("key.quit"))]
+        rows += [(keys.help_name("f1"), t("key.help")),
+                 (keys.help_name(keys.FKEYS_TWIN), t("help.fkeys")),
+                 (keys.help_name("ctrl+p"), t("help.palette")),
+                 (keys.help_name("ctrl+q"), t("key.quit"))]
         intro = ""
         if isinstance(self.screen, LiveScreen) and self.screen.snap.current_phase is not None:
             phase = self.screen.snap.current_phase
@@ -448,10 +460,30 @@ class CercleApp(App[int]):
                      f"{phase.instruction.get(language())}")
         self.push_screen(Help(rows, intro))
 
+    def _function_keys(self, screen: Screen[Any]) -> list[tuple[str, str]]:
+        """The F-keys ``screen`` offers now, with what they do, F1 (help) included."""
+        found = {key: description for key, description, _ in self._screen_bindings(screen)
+                 if keys.fkey_number(key) is not None}
+        found.setdefault("f1", t("key.help"))
+        return sorted(found.items(), key=lambda row: keys.fkey_number(row[0]) or 0)
+
+    def action_function_keys(self) -> None:
+        """Ctrl+F: the twin of every F-key. The next number typed presses that F-key
+        (0 for F10); the list shows which ones the screen offers."""
+        if isinstance(self.screen, FunctionKeys):  # Ctrl+F again: never mind
+            self.screen.dismiss(None)
+            return
+
+        def press(key: str | None) -> None:
+            if key:
+                self.simulate_key(key)
+
+        self.push_screen(FunctionKeys(self._function_keys(self.screen)), press)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, description, action in self._screen_bindings(screen):
-            yield SystemCommand(f"{description} ({self.get_key_display(Binding(key, ''))})",
+            yield SystemCommand(f"{description} ({keys.help_name(key)})",
                                 t("help.run_action"),
                                 lambda a=action, s=screen: s.run_action(a))
 

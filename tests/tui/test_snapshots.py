@@ -120,3 +120,10 @@ def test_next_meeting_dialog(snap_compare: Any, lang: str) -> None:
 def test_review_of_actions_across_meetings(snap_compare: Any, lang: str) -> None:
     assert snap_compare(group_scenes.review_history(lang), terminal_size=SMALL,
                         run_before=pressing("down", "down"))
+
+
+# -- keys: the F-keys' twin (Ctrl+F), for terminals that keep F-keys to themselves --------
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_function_keys_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.bob_speaks(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+f"))

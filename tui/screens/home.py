@@ -65,6 +65,7 @@ class HomeScreen(CercleScreen):
                 yield Button(t("home.continue"), id="continue")
             yield Label(t("home.recent"))
             yield OptionList(id="recent")
+            yield Static(t("home.keys"), id="home-keys", classes="dim")
         yield Footer()
 
     def on_mount(self) -> None:
