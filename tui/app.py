@@ -85,7 +85,7 @@ class HostChoices:
     protocol: str = ""  # a built-in key or a TOML file
     code: str = ""
     port: int = 0
-    label: str = "Cercle"
+    label: str = ""  # "" announces the group's name, or "Cercle · <facilitator>"
 
 
 class CercleApp(App[int]):
@@ -245,7 +245,8 @@ class CercleApp(App[int]):
     def _show_host_form(self, continue_from: Path | None, *, title: str = "",
                         protocol: str = "") -> None:
         self.push_screen(HostScreen(name=self.person or self.settings.name, title=title,
-                                    continue_from=continue_from, protocol=protocol))
+                                    continue_from=continue_from, protocol=protocol,
+                                    label=self.hosting.label))
 
     @on(JoinFormRequested)
     def _join_form_requested(self, message: JoinFormRequested) -> None:
@@ -259,11 +260,12 @@ class CercleApp(App[int]):
     @on(HostRequested)
     def _host_requested(self, message: HostRequested) -> None:
         self._remember_name(message.name)
-        self._host(message.title, message.protocol, message.name, message.continue_from)
+        self._host(message.title, message.protocol, message.name, message.continue_from,
+                   message.label)
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _host(self, title: str, protocol: Protocol | None, name: str,
-                    continue_from: Path | None) -> None:
+                    continue_from: Path | None, label: str) -> None:
         try:
             if continue_from is not None:
                 # The group's next meeting: open actions, members and chain carried over.
@@ -281,7 +283,7 @@ class CercleApp(App[int]):
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error")
             return
-        await self._open(session, path)
+        await self._open(session, path, label)
 
     @on(ResumeRequested)
     def _resume_requested(self, message: ResumeRequested) -> None:
@@ -298,8 +300,10 @@ class CercleApp(App[int]):
         session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
         await self._open(session, path)
 
-    async def _open(self, session: Session, path: Path) -> None:
-        """Open ``session`` on the network (``tui.meeting.host``) and show the lobby.
+    async def _open(self, session: Session, path: Path, label: str = "") -> None:
+        """Open ``session`` on the network (``tui.meeting.host``), announced as ``label``
+        (else as the command line said, else ``tui.meeting.default_label``), and show
+        the lobby.
 
         A session hosted before from this computer keeps its port and join code, so
         the laptops already in it find it again by themselves; what the command line
@@ -308,7 +312,7 @@ class CercleApp(App[int]):
         try:
             meeting = await host_meeting(
                 session, path, code=self.hosting.code or None, port=self.hosting.port,
-                label=self.hosting.label, advertise=self.advertise, interface=interface,
+                label=label or self.hosting.label, advertise=self.advertise, interface=interface,
                 listen_host=self.listen_host, on_event=self._on_node_event)
         except MeetingError as exc:
             message = {"listen": t("host.cannot_listen"),

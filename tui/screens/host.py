@@ -1,4 +1,5 @@
-"""Starting a session: title, protocol, your name."""
+"""Starting a session: title, protocol, your name, and the label people looking for
+sessions see (public: anyone on the network reads it)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,33 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from sync.discovery import DEFAULT_LABEL, MAX_LABEL_BYTES
 from tui.format import line, plain
 from tui.i18n import language, t
 from tui.messages import HostRequested
 from tui.screens.base import CercleScreen
 
 
+def default_label(name: str) -> str:
+    """The label a session is announced with before anyone changes it: "Cercle · Anne"
+    (the session does not exist yet: ``tui.meeting.default_label`` says the same of it)."""
+    name = " ".join(name.split())
+    return f"{DEFAULT_LABEL} · {name}" if name else DEFAULT_LABEL
+
+
 class HostScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
     def __init__(self, name: str = "", title: str = "",
-                 continue_from: Path | None = None, protocol: str = "") -> None:
+                 continue_from: Path | None = None, protocol: str = "",
+                 label: str = "") -> None:
         super().__init__()
         self.person = name
         self.session_title = title
         self.continue_from = continue_from
         self.protocol = protocol or DEFAULT_PROTOCOL  # a built-in key, or a file's path
+        self.label = label  # from the command line; else it follows the name
+        self._last_name = name
 
     def compose(self) -> ComposeResult:
         lang = language()
@@ -49,6 +61,10 @@ class HostScreen(CercleScreen):
             yield Static(id="protocol-info", classes="dim")
             yield Label(t("host.name"))
             yield Input(value=line(self.person), placeholder=t("host.name_placeholder"), id="name")
+            yield Label(t("host.label"))
+            yield Input(value=line(self.label or default_label(self.person), MAX_LABEL_BYTES),
+                        max_length=MAX_LABEL_BYTES, id="label")
+            yield Static(t("host.label_public"), classes="dim")
             with Horizontal(classes="buttons"):
                 yield Button(t("host.start"), variant="primary", id="start")
                 yield Button(t("button.cancel"), id="cancel")
@@ -69,6 +85,15 @@ class HostScreen(CercleScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
             self._describe(event.value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The label follows the name, until the person writes a label of their own."""
+        if event.input.id != "name":
+            return
+        label = self.query_one("#label", Input)
+        if label.value in (default_label(self._last_name), ""):
+            label.value = default_label(event.value)
+        self._last_name = event.value
 
     def on_input_submitted(self) -> None:
         self._start()
@@ -97,5 +122,6 @@ class HostScreen(CercleScreen):
         except ProtocolError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.post_message(HostRequested(title=title, protocol=protocol, name=name,
+        label = self.query_one("#label", Input).value.strip() or default_label(name)
+        self.post_message(HostRequested(title=title, protocol=protocol, name=name, label=label,
                                         continue_from=self.continue_from))
