@@ -15,6 +15,7 @@ from sync.discovery import DEFAULT_LABEL, MAX_LABEL_BYTES
 from tui.format import line, plain
 from tui.i18n import language, t
 from tui.messages import HostRequested
+from tui.platform import parse_user_path
 from tui.screens.base import CercleScreen
 
 
@@ -104,6 +105,24 @@ class HostScreen(CercleScreen):
         else:
             self.app.pop_screen()
 
+    def _protocol_source(self) -> str | Path | None:
+        """The protocol chosen: a file typed, pasted or dropped in its field (quoted,
+        escaped, a file:// URL, ~), else the built-in one selected; None, said, when the
+        field names no file."""
+        field = self.query_one("#protocol-file", Input)
+        if not field.value.strip():
+            return str(self.query_one("#protocol", Select).value)
+        try:
+            path = parse_user_path(field.value)
+        except ValueError:
+            path = None
+        if path is None or not path.is_file():
+            self.notify(t("host.no_protocol_file", path=str(path or field.value.strip())),
+                        severity="error", timeout=10)
+            field.focus()
+            return None
+        return path
+
     def _start(self) -> None:
         title = self.query_one("#title", Input).value.strip()
         name = self.query_one("#name", Input).value.strip()
@@ -115,8 +134,9 @@ class HostScreen(CercleScreen):
             self.notify(t("host.need_name"), severity="warning")
             self.query_one("#name", Input).focus()
             return
-        source = self.query_one("#protocol-file", Input).value.strip() or str(
-            self.query_one("#protocol", Select).value)
+        source = self._protocol_source()
+        if source is None:
+            return
         try:
             protocol = load_protocol(source)
         except ProtocolError as exc:
