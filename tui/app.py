@@ -414,15 +414,16 @@ class CercleApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="export")
     def _export(self, snap: Snapshot, path: Path | None, lang: str) -> None:
-        """Write the exports off the event loop, then say where they are (or why not)."""
+        """Write the exports into the exports folder (the person's documents), off the
+        event loop, then say where they are, by their full path (or why not)."""
         try:
             written = write_exports(snap, path, lang)
         except Exception as exc:  # a full disk, no permission, a bug: said, never fatal
             self.notify(t("export.failed", error=str(exc)), severity="error", timeout=15)
             return
-        folder = written[0].parent if written else Path.cwd()
-        self.notify(t("export.done", folder=str(folder),
-                      files=", ".join(p.name for p in written)))
+        if written:  # the whole path: people look for the files afterwards
+            self.notify(t("export.done", folder=str(written[0].parent),
+                          files=", ".join(p.name for p in written)), timeout=15)
 
     # -- settings, help, palette -----------------------------------------------------------
     def _remember_name(self, name: str) -> None:
