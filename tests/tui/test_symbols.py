@@ -9,6 +9,7 @@ import pytest
 from rich.cells import cell_len
 
 from tui import symbols
+from tui.i18n import set_language
 from tui.room import Member
 from tui.symbols import APPLE, FULL, PLAIN, Symbols
 from tui.widgets.phase_header import timer_text
@@ -17,9 +18,10 @@ from tui.widgets.roster import roster_text
 
 @pytest.fixture(autouse=True)
 def _any_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No terminal known: each test says which one it is in."""
+    """No terminal known: each test says which one it is in; English words."""
     for name in ("CERCLE_SYMBOLS", "WT_SESSION", "TERM_PROGRAM"):
         monkeypatch.delenv(name, raising=False)
+    set_language("en")
 
 
 def in_terminal(monkeypatch: pytest.MonkeyPatch, system: str, **env: str) -> Symbols:
