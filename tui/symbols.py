@@ -11,7 +11,9 @@ it. Two kinds do:
   so does VS Code's terminal (``TERM_PROGRAM=vscode``). The plain set uses characters
   every console font has (code page 437), one cell each;
 - Terminal.app and iTerm2 (``TERM_PROGRAM`` ``Apple_Terminal`` or ``iTerm.app``) draw
-  ⏸ as a two-cell emoji: there the pause is "||".
+  ⏸ as a two-cell emoji, and so the other characters that are emoji drawn as text by
+  default (⚠ and ▶, like ⏸): there the pause is "||", the warning "!", the current
+  phase "►". The emoji shown as emoji by default (🎤 ✋) count two cells everywhere.
 
 ``CERCLE_SYMBOLS=plain`` (or ``full``) chooses by hand, for a terminal that shows
 boxes anyway. The choice is read at call time, so tests cover every branch.
@@ -42,7 +44,7 @@ class Symbols:
 
 FULL = Symbols(floor="🎤", hand="✋", paused="⏸", done="✓", retained="★", current="▶",
                on_behalf="✎", warning="⚠")
-APPLE = dataclasses.replace(FULL, paused="||")
+APPLE = dataclasses.replace(FULL, paused="||", warning="!", current="►")
 PLAIN = Symbols(floor="»", hand="↑", paused="||", done="√", retained="*", current="►",
                 on_behalf="~", warning="!")
 

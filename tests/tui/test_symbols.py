@@ -51,7 +51,8 @@ def test_mac_terminals_get_a_one_cell_pause(monkeypatch: pytest.MonkeyPatch,
                                             program: str) -> None:
     chosen = in_terminal(monkeypatch, "darwin", TERM_PROGRAM=program)
     assert chosen is APPLE
-    assert chosen.paused == "||" and chosen.floor == FULL.floor
+    assert (chosen.paused, chosen.warning, chosen.current) == ("||", "!", "►")
+    assert chosen.floor == FULL.floor and chosen.hand == FULL.hand
 
 
 @pytest.mark.parametrize("system", ["darwin", "linux"])
@@ -78,10 +79,14 @@ def test_plain_symbols_are_in_every_console_font() -> None:
         assert cell_len(mark) == len(mark)  # one cell a character
 
 
+# Emoji whose default presentation is text (Emoji=Yes, Emoji_Presentation=No): Rich
+# counts one cell, Terminal.app and iTerm2 draw two.
+TEXT_DEFAULT_EMOJI = {"⏸", "⚠", "▶", "✔", "☑", "✖", "❤", "☀", "✏", "☎"}
+
+
 def test_apple_symbols_draw_as_rich_counts_them() -> None:
-    # ⏸ is text-wide for Rich and emoji-wide in Terminal.app and iTerm2; the rest are
-    # emoji both count as two cells, or one-cell text characters.
-    assert "⏸" not in marks(APPLE)
+    assert not TEXT_DEFAULT_EMOJI & set(marks(APPLE))
+    assert TEXT_DEFAULT_EMOJI & set(marks(FULL))  # what the Mac set is for
     assert {cell_len(mark) for mark in marks(APPLE)} <= {1, 2}
 
 
