@@ -441,9 +441,13 @@ class CercleApp(App[int]):
         if isinstance(self.screen, HomeScreen):
             self.switch_screen(HomeScreen())
 
+    # Every screen's own keys from Textual (Tab, Shift+Tab, copy): not Cercle's to explain.
+    _TEXTUAL_ACTIONS = frozenset(b.action for b in Screen.BINDINGS if isinstance(b, Binding))
+
     def _screen_bindings(self, screen: Screen[Any]) -> Iterable[tuple[str, str, str]]:
         for key, binding in screen._bindings:
-            if binding.description and screen.check_action(binding.action, ()) is not False:
+            if binding.description and binding.action not in self._TEXTUAL_ACTIONS \
+                    and screen.check_action(binding.action, ()) is not False:
                 yield key, binding.description, binding.action
 
     def get_key_display(self, binding: Binding) -> str:

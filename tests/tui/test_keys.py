@@ -117,6 +117,7 @@ async def test_ctrl_f_then_a_number_is_that_fkey() -> None:
         await pilot.press("ctrl+f", "1")  # F1: help, taken by GNOME Terminal
         await until(lambda: isinstance(app.screen, Help), what="F1")
         assert "F5 / Ctrl+F 5" in shown(app) and "Ctrl+F" in shown(app)
+        assert "Focus Next" not in shown(app)  # Textual's own keys, in English: not ours
 
 
 async def test_ctrl_f_lists_only_what_the_screen_offers_now() -> None:
