@@ -385,3 +385,38 @@ def test_an_older_file_is_not_hosted_but_continued(tmp_path: Path,
     assert "older Cercle (format 2)" in err and f"cercle host --continue {path}" in err
     assert main(["info", str(path)]) == 0  # still read, exported, continued
     assert main(["new", "--continue", str(path), "-o", str(tmp_path / "next.cercle")]) == 0
+
+
+async def test_headless_host_counts_itself_among_the_people_in() -> None:
+    """People looking for sessions see how many are in, the facilitator included: one
+    before anyone joins, three with two peers."""
+    import asyncio
+    import io
+    from types import SimpleNamespace
+
+    from tests.sync.mesh import until
+    from tui import headless
+
+    class Advertiser:
+        def __init__(self) -> None:
+            self.counts: list[int] = []
+
+        async def update(self, people: int) -> None:
+            self.counts.append(people)
+
+    advertiser = Advertiser()
+    from model.protocols import builtin_protocols
+
+    session = Session.create(title="T", name="Anne", protocol=builtin_protocols()["codev"])
+    node = SimpleNamespace(peers=[])
+    meeting = SimpleNamespace(node=node, session=session, advertiser=advertiser)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(headless._serve(
+        meeting, headless.Printer(True, io.StringIO()), False, False, stop))  # type: ignore[arg-type]
+    try:
+        await until(lambda: advertiser.counts == [1], 5, "the host counted")
+        node.peers = [SimpleNamespace(peer_id="b"), SimpleNamespace(peer_id="c")]
+        await until(lambda: advertiser.counts == [1, 3], 5, "two peers and the host")
+    finally:
+        stop.set()
+        await serving

@@ -38,7 +38,7 @@ from sync.events import (
     Saved,
     SaveFailed,
 )
-from tui import identity
+from tui import identity, keys
 from tui.exports import write_exports
 from tui.format import TITLE_WIDTH, line, paragraph
 from tui.i18n import language, set_language, t
@@ -61,7 +61,7 @@ from tui.messages import (
 )
 from tui.room import Room
 from tui.screens.base import translate_bindings
-from tui.screens.dialogs import Help
+from tui.screens.dialogs import FunctionKeys, Help
 from tui.screens.home import HomeScreen
 from tui.screens.host import HostScreen
 from tui.screens.join import JoinScreen
@@ -85,7 +85,7 @@ class HostChoices:
     protocol: str = ""  # a built-in key or a TOML file
     code: str = ""
     port: int = 0
-    label: str = "Cercle"
+    label: str = ""  # "" announces the group's name, or "Cercle · <facilitator>"
 
 
 class CercleApp(App[int]):
@@ -96,6 +96,10 @@ class CercleApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "key.help", show=True),
         Binding("ctrl+q", "quit", "key.quit", show=True, priority=True),
+        # Textual adds the palette's key unless it is bound; bound here, it keeps its
+        # translated description (the footer shows it on the right of every screen).
+        Binding("ctrl+p", "command_palette", "key.palette", show=False, priority=True),
+        Binding(keys.FKEYS_TWIN, "function_keys", "key.fkeys", show=True, priority=True),
     ]
 
     def __init__(
@@ -161,7 +165,8 @@ class CercleApp(App[int]):
             case "demo" if self.demo is not None:
                 room = await self.demo.start(self._on_node_event)
                 await self._go_live(room, lobby=False)
-                self.notify(t("demo.welcome"), timeout=12)
+                self.notify(t("demo.welcome", timer=keys.name("f5"), next=keys.name("f7"),
+                              help=keys.name("f1")), timeout=12)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -240,7 +245,8 @@ class CercleApp(App[int]):
     def _show_host_form(self, continue_from: Path | None, *, title: str = "",
                         protocol: str = "") -> None:
         self.push_screen(HostScreen(name=self.person or self.settings.name, title=title,
-                                    continue_from=continue_from, protocol=protocol))
+                                    continue_from=continue_from, protocol=protocol,
+                                    label=self.hosting.label))
 
     @on(JoinFormRequested)
     def _join_form_requested(self, message: JoinFormRequested) -> None:
@@ -254,11 +260,12 @@ class CercleApp(App[int]):
     @on(HostRequested)
     def _host_requested(self, message: HostRequested) -> None:
         self._remember_name(message.name)
-        self._host(message.title, message.protocol, message.name, message.continue_from)
+        self._host(message.title, message.protocol, message.name, message.continue_from,
+                   message.label)
 
     @work(exclusive=True, exit_on_error=False, group="network")
     async def _host(self, title: str, protocol: Protocol | None, name: str,
-                    continue_from: Path | None) -> None:
+                    continue_from: Path | None, label: str) -> None:
         try:
             if continue_from is not None:
                 # The group's next meeting: open actions, members and chain carried over.
@@ -276,7 +283,7 @@ class CercleApp(App[int]):
         except sessionfile.SessionFileError as exc:
             self.notify(str(exc), severity="error")
             return
-        await self._open(session, path)
+        await self._open(session, path, label)
 
     @on(ResumeRequested)
     def _resume_requested(self, message: ResumeRequested) -> None:
@@ -293,8 +300,10 @@ class CercleApp(App[int]):
         session = Session(loaded.doc, identity=identity.identity_for(loaded.session_id))
         await self._open(session, path)
 
-    async def _open(self, session: Session, path: Path) -> None:
-        """Open ``session`` on the network (``tui.meeting.host``) and show the lobby.
+    async def _open(self, session: Session, path: Path, label: str = "") -> None:
+        """Open ``session`` on the network (``tui.meeting.host``), announced as ``label``
+        (else as the command line said, else ``tui.meeting.default_label``), and show
+        the lobby.
 
         A session hosted before from this computer keeps its port and join code, so
         the laptops already in it find it again by themselves; what the command line
@@ -303,7 +312,7 @@ class CercleApp(App[int]):
         try:
             meeting = await host_meeting(
                 session, path, code=self.hosting.code or None, port=self.hosting.port,
-                label=self.hosting.label, advertise=self.advertise, interface=interface,
+                label=label or self.hosting.label, advertise=self.advertise, interface=interface,
                 listen_host=self.listen_host, on_event=self._on_node_event)
         except MeetingError as exc:
             message = {"listen": t("host.cannot_listen"),
@@ -406,15 +415,16 @@ class CercleApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="export")
     def _export(self, snap: Snapshot, path: Path | None, lang: str) -> None:
-        """Write the exports off the event loop, then say where they are (or why not)."""
+        """Write the exports into the exports folder (the person's documents), off the
+        event loop, then say where they are, by their full path (or why not)."""
         try:
             written = write_exports(snap, path, lang)
         except Exception as exc:  # a full disk, no permission, a bug: said, never fatal
             self.notify(t("export.failed", error=str(exc)), severity="error", timeout=15)
             return
-        folder = written[0].parent if written else Path.cwd()
-        self.notify(t("export.done", folder=str(folder),
-                      files=", ".join(p.name for p in written)))
+        if written:  # the whole path: people look for the files afterwards
+            self.notify(t("export.done", folder=str(written[0].parent),
+                          files=", ".join(p.name for p in written)), timeout=15)
 
     # -- settings, help, palette -----------------------------------------------------------
     def _remember_name(self, name: str) -> None:
@@ -432,16 +442,27 @@ class CercleApp(App[int]):
         if isinstance(self.screen, HomeScreen):
             self.switch_screen(HomeScreen())
 
+    # Every screen's own keys from Textual (Tab, Shift+Tab, copy): not Cercle's to explain.
+    _TEXTUAL_ACTIONS = frozenset(b.action for b in Screen.BINDINGS if isinstance(b, Binding))
+
     def _screen_bindings(self, screen: Screen[Any]) -> Iterable[tuple[str, str, str]]:
         for key, binding in screen._bindings:
-            if binding.description and screen.check_action(binding.action, ()) is not False:
+            if binding.description and binding.action not in self._TEXTUAL_ACTIONS \
+                    and screen.check_action(binding.action, ()) is not False:
                 yield key, binding.description, binding.action
 
+    def get_key_display(self, binding: Binding) -> str:
+        """F-keys as their keycaps say ("F5"; "fn+F5" on a Mac), other keys as Textual
+        shows them ("^e")."""
+        return keys.name(binding.key) or super().get_key_display(binding)
+
     def action_help(self) -> None:
-        rows = [(self.get_key_display(Binding(key, "")), description)
+        rows = [(keys.help_name(key), description)
                 for key, description, _ in self._screen_bindings(self.screen)]
-        rows += [("F1", t("key.help")), ("Ctrl+P", t("help.palette")),
-                 ("Ctrl+Q", t("key.quit"))]
+        rows += [(keys.help_name("f1"), t("key.help")),
+                 (keys.help_name(keys.FKEYS_TWIN), t("help.fkeys")),
+                 (keys.help_name("ctrl+p"), t("help.palette")),
+                 (keys.help_name("ctrl+q"), t("key.quit"))]
         intro = ""
         if isinstance(self.screen, LiveScreen) and self.screen.snap.current_phase is not None:
             phase = self.screen.snap.current_phase
@@ -449,10 +470,30 @@ class CercleApp(App[int]):
                      f"{phase.instruction.get(language())}")
         self.push_screen(Help(rows, intro))
 
+    def _function_keys(self, screen: Screen[Any]) -> list[tuple[str, str]]:
+        """The F-keys ``screen`` offers now, with what they do, F1 (help) included."""
+        found = {key: description for key, description, _ in self._screen_bindings(screen)
+                 if keys.fkey_number(key) is not None}
+        found.setdefault("f1", t("key.help"))
+        return sorted(found.items(), key=lambda row: keys.fkey_number(row[0]) or 0)
+
+    def action_function_keys(self) -> None:
+        """Ctrl+F: the twin of every F-key. The next number typed presses that F-key
+        (0 for F10); the list shows which ones the screen offers."""
+        if isinstance(self.screen, FunctionKeys):  # Ctrl+F again: never mind
+            self.screen.dismiss(None)
+            return
+
+        def press(key: str | None) -> None:
+            if key:
+                self.simulate_key(key)
+
+        self.push_screen(FunctionKeys(self._function_keys(self.screen)), press)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, description, action in self._screen_bindings(screen):
-            yield SystemCommand(f"{description} ({self.get_key_display(Binding(key, ''))})",
+            yield SystemCommand(f"{description} ({keys.help_name(key)})",
                                 t("help.run_action"),
                                 lambda a=action, s=screen: s.run_action(a))
 

@@ -359,8 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code", help="join code (default: a new random one); 6+ varied "
                    "characters: repeats and runs such as 111-111 are refused")
     p.add_argument("--name", default="Facilitator", help="your name")
-    p.add_argument("--label", default="Cercle",
-                   help="public label shown to people looking for sessions (no content)")
+    p.add_argument("--label", default="",
+                   help="public label shown to people looking for sessions (no content; "
+                        "default: the group's name, or 'Cercle · <your name>')")
     p.add_argument("--no-advertise", action="store_true",
                    help="do not announce the session on the network (join by address only)")
     p.add_argument("--continue", dest="continue_from", metavar="FILE",

@@ -21,6 +21,7 @@ from model.control import NextMeeting
 from model.records import Evaluation
 from model.snapshot import Item, Snapshot
 from tui.i18n import catalog, language, t
+from tui.symbols import current as symbols
 
 MISSING = "—"  # a value that cannot be shown (unknown, or out of any sensible range)
 
@@ -173,9 +174,9 @@ def item_state(item: Item, snap: Snapshot) -> str:
     """What follows an item's text: answered, retained, or an action's owner, due
     date and status."""
     if item.kind == "question":
-        return "✓ " + t("state.answered") if item.answered else ""
+        return f"{symbols().done} " + t("state.answered") if item.answered else ""
     if item.kind in ("advice", "hypothesis"):
-        return "★ " + t("state.retained") if item.retained else ""
+        return f"{symbols().retained} " + t("state.retained") if item.retained else ""
     if item.kind == "action":
         parts = ["→ " + name(snap, item.owner) if item.owner else "",
                  line(item.due, 24), status_text(item.status)]

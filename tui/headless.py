@@ -212,6 +212,8 @@ async def _serve(meeting: Meeting, say: Printer, script: bool, watch: bool,
             peers_seen = peers
             names = [_plain(meeting.session.snapshot.name_of(p)) for p in peers]
             say("peers", f"{len(peers)} peer(s) connected", count=len(peers), names=names)
+            if meeting.advertiser is not None:  # people looking see everyone in, host too
+                await meeting.advertiser.update(len(peers) + 1)
         if script:
             try:
                 line = await asyncio.wait_for(queue.get(), 0.2)

@@ -224,7 +224,7 @@ async def host(
 
         try:
             meeting.advertiser = await meeting._stack.enter_async_context(Advertiser(
-                tag=anchor.tag, port=meeting.node.port,
+                tag=anchor.tag, port=meeting.node.port, people=1,  # the host is in
                 label=label or default_label(session), addresses=meeting.addresses,
                 interfaces=[interface] if interface else None))
         except Exception as exc:  # no multicast here: joining by link still works

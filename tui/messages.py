@@ -62,14 +62,16 @@ class JoinFormRequested(Message):
 
 
 class HostRequested(Message):
-    """Start a session: a new one from ``protocol``, or the next one of ``continue_from``."""
+    """Start a session: a new one from ``protocol``, or the next one of ``continue_from``,
+    announced on the network as ``label`` (public; "" for the default)."""
 
-    def __init__(self, *, title: str, protocol: Protocol | None, name: str,
+    def __init__(self, *, title: str, protocol: Protocol | None, name: str, label: str = "",
                  continue_from: Path | None = None) -> None:
         super().__init__()
         self.title = title
         self.protocol = protocol
         self.name = name
+        self.label = label
         self.continue_from = continue_from
 
 

@@ -1,5 +1,6 @@
 """The interface language in tests comes from the locale variables a test sets, never
-from the language of the computer (or CI runner) the tests run on."""
+from the language of the computer (or CI runner) the tests run on; the symbols drawn,
+from no terminal either."""
 
 from __future__ import annotations
 
@@ -11,3 +12,11 @@ from tui import i18n
 @pytest.fixture(autouse=True)
 def _no_system_language(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(i18n, "system_languages", lambda: [])
+
+
+@pytest.fixture(autouse=True)
+def _full_symbols(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Screens draw the full symbol set (🎤 ✋ ⏸ ...), whatever terminal runs the tests:
+    snapshots taken in Terminal.app or a Windows console look the same as anywhere.
+    ``test_symbols.py`` clears this to test each terminal."""
+    monkeypatch.setenv("CERCLE_SYMBOLS", "full")

@@ -17,6 +17,7 @@ from tests.conftest import open_to_all
 from tests.sync.mesh import until
 from tui.app import CercleApp, HostChoices, make_app
 from tui.messages import JoinFormRequested, SessionChanged
+from tui.paths import exports_dir
 from tui.room import Room
 from tui.screens.dialogs import Confirm
 from tui.screens.home import HomeScreen
@@ -203,8 +204,9 @@ async def test_review_from_home_and_export(tmp_path: Path) -> None:
         assert "contexte" in str(content.render())
         assert "Pourquoi" not in str(content.render())  # added after phase 1 closed
         await pilot.press("ctrl+e")
-        for ext in ("md", "html", "json"):
-            assert (tmp_path / f"past.{ext}").exists()
+        for ext in ("md", "html", "json"):  # in the exports folder (CERCLE_HOME/exports)
+            await until(lambda ext=ext: (exports_dir() / f"past.{ext}").exists(),  # type: ignore[misc]
+                        what=f"past.{ext}")
 
 
 class PanicException(BaseException):

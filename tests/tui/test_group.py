@@ -19,6 +19,7 @@ from tests.tui.snapshot_apps.sessions import in_questions
 from tests.tui.test_flows import bob_joins, loopback_app, open_join_form, type_into
 from tui.app import CercleApp
 from tui.format import case_line
+from tui.paths import exports_dir
 from tui.room import Room
 from tui.screens import group_keys
 from tui.screens.cases import Cases
@@ -340,7 +341,8 @@ async def test_facilitator_sets_the_next_meeting_and_everyone_sees_it() -> None:
         # Still the facilitator's after the end; the export writes the calendar file.
         assert live(anne).check_action("next_meeting", ()) is True
         await pa.press("ctrl+e")
-        ics = Path(anne.room.path).with_suffix(".ics")  # type: ignore[arg-type, union-attr]
+        ics = exports_dir() / Path(anne.room.path).with_suffix(".ics").name  # type: ignore[arg-type, union-attr]
+        await until(ics.exists, what="the calendar file")
         assert "DTSTART:20990625T183000" in ics.read_text()
         # The form can also take the meeting back.
         await pa.press("ctrl+y")

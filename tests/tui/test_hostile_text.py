@@ -472,7 +472,8 @@ async def before(s: Strings) -> None:
         assert isinstance(app.screen, HomeScreen)
     # A file named by someone else, a name and a title from the command line.
     named = "".join(c for c in s.earlier if c not in "/\x00")[:200]
-    app = loopback_app(start="host", name=s.anne, hosting=HostChoices(title=s.title),
+    app = loopback_app(start="host", name=s.anne, hosting=HostChoices(title=s.title,
+                                                                     label=s.label),
                        continue_from=Path(named + ".cercle"))
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
@@ -480,6 +481,7 @@ async def before(s: Strings) -> None:
         assert_plain(app, literally=(MARKERS["earlier"].replace("/", ""),))
         assert_field(app, "#title", "title")
         assert_field(app, "#name", "anne")
+        assert_field(app, "#label", "label")  # `cercle host --label …`
     app = loopback_app(start="join", name=s.bob)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: isinstance(app.screen, JoinScreen), what="the join form")

@@ -8,6 +8,7 @@ the scenario modules (a path would let Textual reuse a cached screenshot).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from textual.widgets import Input
 
 from tests.tui.snapshot_apps import floor, home, host, join, live, review
 from tests.tui.snapshot_apps import group as group_scenes
+from tui.screens import join as join_screen
 
 SMALL = (80, 24)
 LARGE = (160, 48)
@@ -37,8 +39,44 @@ def test_host_form(snap_compare: Any) -> None:
     assert snap_compare(host.app(), terminal_size=SMALL, run_before=steady_cursor)
 
 
-def test_join(snap_compare: Any) -> None:
+@pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch) -> type[join.FakeBrowser]:
+    """The join screen's network shows what the test says (nothing, until it does)."""
+    join.FakeBrowser.current = None
+    join.FakeBrowser.fails = None
+    monkeypatch.setattr(join_screen, "Browser", join.FakeBrowser)
+    return join.FakeBrowser
+
+
+def test_join(snap_compare: Any, network: type[join.FakeBrowser]) -> None:
     assert snap_compare(join.app(), terminal_size=SMALL, run_before=steady_cursor)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_join_sessions_found(snap_compare: Any, network: type[join.FakeBrowser],
+                             lang: str) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        assert network.current is not None
+        network.current.show(*join.ROOM)
+        await steady_cursor(pilot)
+
+    assert snap_compare(join.app(lang), terminal_size=SMALL, run_before=run_before)
+
+
+@pytest.mark.parametrize(("system", "lang"), [("win32", "en"), ("win32", "fr"),
+                                              ("darwin", "en"), ("linux", "fr")])
+def test_join_nothing_found(snap_compare: Any, network: type[join.FakeBrowser],
+                            monkeypatch: pytest.MonkeyPatch, system: str, lang: str) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        monkeypatch.setattr(sys, "platform", system)
+        screen = pilot.app.screen
+        assert isinstance(screen, join_screen.JoinScreen)
+        screen._looked_long_enough()  # the few seconds are up
+        await steady_cursor(pilot)
+
+    assert snap_compare(join.app(lang), terminal_size=SMALL, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
@@ -120,3 +158,10 @@ def test_next_meeting_dialog(snap_compare: Any, lang: str) -> None:
 def test_review_of_actions_across_meetings(snap_compare: Any, lang: str) -> None:
     assert snap_compare(group_scenes.review_history(lang), terminal_size=SMALL,
                         run_before=pressing("down", "down"))
+
+
+# -- keys: the F-keys' twin (Ctrl+F), for terminals that keep F-keys to themselves --------
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_function_keys_dialog(snap_compare: Any, lang: str) -> None:
+    assert snap_compare(floor.bob_speaks(lang), terminal_size=SMALL,
+                        run_before=pressing("ctrl+f"))

@@ -22,6 +22,7 @@ from tui.format import TITLE_WIDTH, case_line, line, name
 from tui.i18n import t
 from tui.messages import SessionChanged
 from tui.screens.base import RoomDialog
+from tui.symbols import current as symbols
 
 PROPOSAL_MAX = 120  # characters of a proposed case's title
 
@@ -79,7 +80,7 @@ class Cases(RoomDialog):
             shown.append(line(" ".join(row.text.split()), TITLE_WIDTH))
             shown.append(f" — {name(snap, row.proposer)}", style="dim")
             if row.proposal == snap.control.case:
-                shown.append(f"  ★ {t('case.chosen')}", style="bold")
+                shown.append(f"  {symbols().retained} {t('case.chosen')}", style="bold")
             options.append(Option(shown, id=row.proposal))
         if not options:
             options.append(Option(Text(t("case.none"), style="dim"), disabled=True))

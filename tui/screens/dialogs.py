@@ -1,4 +1,4 @@
-"""Small dialogs: confirm, edit an item, roles, extend the time, help."""
+"""Small dialogs: confirm, edit an item, roles, extend the time, help, the F-keys."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.events import Key
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
 
 from model.schema import ACTION_STATUSES
 from model.snapshot import Item, Snapshot
 from tui.format import NAME_WIDTH, kind_text, line, paragraph, plain, status_text
 from tui.i18n import t
+from tui.keys import fkey_number, fkey_of_digit
 from tui.screens.base import CercleModal
 
 FIELD_MAX = 10_000  # cells of a text in an edit field (it scrolls)
@@ -211,3 +214,38 @@ class Help(CercleModal):
                 width = max((len(k) for k, _ in self.rows), default=4) + 2
                 yield Static(Text("\n".join(f"{k:<{width}}{d}" for k, d in self.rows)))
             yield Static(t("help.footer"), classes="dim")
+
+
+class FunctionKeys(CercleModal):
+    """The F-keys of the screen underneath, numbered, for terminals that keep F-keys to
+    themselves (Ctrl+F, then the number). Dismisses with the F-key chosen ("f5"), or
+    None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "key.close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows  # (F-key, what it does), in the order of their numbers
+        self.keys = {key for key, _ in rows}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="fkeys-dialog"):
+            yield Label(t("fkeys.title"), classes="question")
+            yield OptionList(*[Option(Text(f"{(fkey_number(key) or 0) % 10}  {description}"),
+                                      id=key) for key, description in self.rows], id="fkeys")
+            yield Static(t("fkeys.help"), classes="dim")
+
+    def on_mount(self) -> None:
+        choices = self.query_one(OptionList)
+        choices.highlighted = 0 if self.rows else None
+        choices.focus()
+
+    def on_key(self, event: Key) -> None:
+        key = fkey_of_digit(event.character or "")
+        if key is not None:
+            event.stop()
+            if key in self.keys:
+                self.dismiss(key)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)

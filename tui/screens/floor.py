@@ -23,6 +23,7 @@ from tui.format import NAME_WIDTH, TITLE_WIDTH, clock_text, line, plain
 from tui.i18n import language, t
 from tui.room import Member, hand_order
 from tui.screens.base import CercleModal, RoomDialog
+from tui.symbols import current as symbols
 from tui.widgets.phase_header import floor_line
 
 Cell = str | Text
@@ -33,18 +34,20 @@ def floor_options(snap: Snapshot, members: Sequence[Member]) -> list[Option | No
     """The choices of the floor dialog: raised hands in order, everyone else,
     then taking the floor back and the round. ``None`` separates groups."""
     floor = snap.control.floor
+    marks = symbols()
     queue = [m for m in hand_order(members) if m.id != floor.speaker]
     queued = {m.id for m in queue}
     options: list[Option | None] = [Option(Text(t("floor.hands"), style="bold"), disabled=True)]
     # Names are typed on each laptop: plain text (an Option reads a str as markup).
-    options += [Option(plain(f"✋{n} {line(m.name, NAME_WIDTH)}"), id=f"give:{m.id}")
+    options += [Option(plain(f"{marks.hand}{n} {line(m.name, NAME_WIDTH)}"), id=f"give:{m.id}")
                 for n, m in enumerate(queue, 1)]
     if not queue:
         options.append(Option(t("floor.no_hands"), disabled=True))
     options.append(Option(Text(t("floor.others"), style="bold"), disabled=True))
     for m in members:
         if m.id == floor.speaker:
-            options.append(Option(plain(f"🎤 {line(m.name, NAME_WIDTH)}"), disabled=True))
+            options.append(Option(plain(f"{marks.floor} {line(m.name, NAME_WIDTH)}"),
+                                  disabled=True))
         elif m.id not in queued:
             options.append(Option(plain(f"   {line(m.name, NAME_WIDTH)}"), id=f"give:{m.id}"))
     options.append(None)
@@ -102,8 +105,8 @@ def plan_rows(rows: Sequence[PlanRow]) -> Rows:
     out: Rows = []
     for row in rows:
         style = "bold" if row.current else ""
-        title = Text(("▶ " if row.current else "  ") + line(row.title.get(lang), TITLE_WIDTH),
-                     style=style)
+        mark = f"{symbols().current} " if row.current else "  "
+        title = Text(mark + line(row.title.get(lang), TITLE_WIDTH), style=style)
         visited = row.actual_ms > 0 or row.current
         out.append((str(row.index), (
             title,
@@ -125,7 +128,7 @@ def plan_rows(rows: Sequence[PlanRow]) -> Rows:
 
 def participation_rows(snap: Snapshot) -> Rows:
     return [(p.id, (plain(p.name, NAME_WIDTH, style="bold yellow" if p.silent else ""),
-                    "✓" if p.spoke else "—", str(p.written)))
+                    symbols().done if p.spoke else "—", str(p.written)))
             for p in participation(snap)]
 
 

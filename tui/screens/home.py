@@ -17,6 +17,7 @@ from tui.format import TITLE_WIDTH, day_and_time, line, plain
 from tui.i18n import t
 from tui.messages import HostFormRequested, JoinFormRequested, LanguageToggled, ReviewRequested
 from tui.paths import sessions_dir
+from tui.platform import parse_user_path
 from tui.screens.base import CercleScreen
 
 
@@ -65,6 +66,7 @@ class HomeScreen(CercleScreen):
                 yield Button(t("home.continue"), id="continue")
             yield Label(t("home.recent"))
             yield OptionList(id="recent")
+            yield Static(t("home.keys"), id="home-keys", classes="dim")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -95,26 +97,36 @@ class HomeScreen(CercleScreen):
             case "join":
                 self.action_join()
             case "review":
-                self._open(self.query_one("#path", Input).value.strip())
+                self._open(self._typed_path())
             case "continue":
-                path = self.query_one("#path", Input).value.strip()
-                if not path:
-                    self.notify(t("home.give_path"), severity="warning")
-                    return
-                self.post_message(HostFormRequested(continue_from=Path(path).expanduser()))
+                path = self._typed_path()
+                if path is not None:
+                    self.post_message(HostFormRequested(continue_from=path))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._open(event.value.strip())
+        self._open(self._typed_path())
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self._open(event.option.id)
+            self._open(Path(event.option.id))
 
-    def _open(self, path: str) -> None:
-        if not path:
+    def _typed_path(self) -> Path | None:
+        """The session file in the path field, as people type, paste or drop it (quoted,
+        escaped, a file:// URL, ~); None, said, when it names no file."""
+        try:
+            path = parse_user_path(self.query_one("#path", Input).value)
+        except ValueError:
             self.notify(t("home.give_path"), severity="warning")
-            return
-        self.post_message(ReviewRequested(Path(path).expanduser()))
+            return None
+        if not path.is_file():
+            self.notify(t("home.not_a_file" if path.is_dir() else "home.no_file",
+                          path=str(path)), severity="error", timeout=10)
+            return None
+        return path
+
+    def _open(self, path: Path | None) -> None:
+        if path is not None:
+            self.post_message(ReviewRequested(path))
 
     def action_host(self) -> None:
         self.post_message(HostFormRequested())

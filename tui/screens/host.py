@@ -1,4 +1,5 @@
-"""Starting a session: title, protocol, your name."""
+"""Starting a session: title, protocol, your name, and the label people looking for
+sessions see (public: anyone on the network reads it)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,34 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from sync.discovery import DEFAULT_LABEL, MAX_LABEL_BYTES
 from tui.format import line, plain
 from tui.i18n import language, t
 from tui.messages import HostRequested
+from tui.platform import parse_user_path
 from tui.screens.base import CercleScreen
+
+
+def default_label(name: str) -> str:
+    """The label a session is announced with before anyone changes it: "Cercle · Anne"
+    (the session does not exist yet: ``tui.meeting.default_label`` says the same of it)."""
+    name = " ".join(name.split())
+    return f"{DEFAULT_LABEL} · {name}" if name else DEFAULT_LABEL
 
 
 class HostScreen(CercleScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "key.back_home")]
 
     def __init__(self, name: str = "", title: str = "",
-                 continue_from: Path | None = None, protocol: str = "") -> None:
+                 continue_from: Path | None = None, protocol: str = "",
+                 label: str = "") -> None:
         super().__init__()
         self.person = name
         self.session_title = title
         self.continue_from = continue_from
         self.protocol = protocol or DEFAULT_PROTOCOL  # a built-in key, or a file's path
+        self.label = label  # from the command line; else it follows the name
+        self._last_name = name
 
     def compose(self) -> ComposeResult:
         lang = language()
@@ -49,6 +62,10 @@ class HostScreen(CercleScreen):
             yield Static(id="protocol-info", classes="dim")
             yield Label(t("host.name"))
             yield Input(value=line(self.person), placeholder=t("host.name_placeholder"), id="name")
+            yield Label(t("host.label"))
+            yield Input(value=line(self.label or default_label(self.person), MAX_LABEL_BYTES),
+                        max_length=MAX_LABEL_BYTES, id="label")
+            yield Static(t("host.label_public"), classes="dim")
             with Horizontal(classes="buttons"):
                 yield Button(t("host.start"), variant="primary", id="start")
                 yield Button(t("button.cancel"), id="cancel")
@@ -70,6 +87,15 @@ class HostScreen(CercleScreen):
         if isinstance(event.value, str):
             self._describe(event.value)
 
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The label follows the name, until the person writes a label of their own."""
+        if event.input.id != "name":
+            return
+        label = self.query_one("#label", Input)
+        if label.value in (default_label(self._last_name), ""):
+            label.value = default_label(event.value)
+        self._last_name = event.value
+
     def on_input_submitted(self) -> None:
         self._start()
 
@@ -78,6 +104,24 @@ class HostScreen(CercleScreen):
             self._start()
         else:
             self.app.pop_screen()
+
+    def _protocol_source(self) -> str | Path | None:
+        """The protocol chosen: a file typed, pasted or dropped in its field (quoted,
+        escaped, a file:// URL, ~), else the built-in one selected; None, said, when the
+        field names no file."""
+        field = self.query_one("#protocol-file", Input)
+        if not field.value.strip():
+            return str(self.query_one("#protocol", Select).value)
+        try:
+            path = parse_user_path(field.value)
+        except ValueError:
+            path = None
+        if path is None or not path.is_file():
+            self.notify(t("host.no_protocol_file", path=str(path or field.value.strip())),
+                        severity="error", timeout=10)
+            field.focus()
+            return None
+        return path
 
     def _start(self) -> None:
         title = self.query_one("#title", Input).value.strip()
@@ -90,12 +134,14 @@ class HostScreen(CercleScreen):
             self.notify(t("host.need_name"), severity="warning")
             self.query_one("#name", Input).focus()
             return
-        source = self.query_one("#protocol-file", Input).value.strip() or str(
-            self.query_one("#protocol", Select).value)
+        source = self._protocol_source()
+        if source is None:
+            return
         try:
             protocol = load_protocol(source)
         except ProtocolError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.post_message(HostRequested(title=title, protocol=protocol, name=name,
+        label = self.query_one("#label", Input).value.strip() or default_label(name)
+        self.post_message(HostRequested(title=title, protocol=protocol, name=name, label=label,
                                         continue_from=self.continue_from))

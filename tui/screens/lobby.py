@@ -1,4 +1,6 @@
-"""The join code in large characters, the join link, and who has joined so far."""
+"""The join code in large characters, the session's words (people joining compare them
+with the words beside the session in their list), the join link, and who has joined so
+far."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.widgets import Button, Digits, Footer, Label, Static
 
 from sync.codes import generate_code
+from sync.fingerprint import fingerprint
 from tui import identity
 from tui.format import NAME_WIDTH, TITLE_WIDTH, line, plain
 from tui.i18n import t
@@ -38,6 +41,7 @@ class LobbyScreen(CercleScreen):
             yield Label(t("lobby.code"), classes="dim")
             with Center():
                 yield Digits(self._code(), id="code")
+            yield Static(id="words")
             yield Static(id="link")
             yield Static(id="joined")
             with Horizontal(classes="buttons"):
@@ -69,11 +73,19 @@ class LobbyScreen(CercleScreen):
                 f"{t('lobby.link')}\n{links}\n{t('lobby.address')}: "
                 + ", ".join(f"{a}:{node.port}" for a in addresses)))
             self.query_one("#code", Digits).update(self._code())
+            self.query_one("#words", Static).update(self._words(node.tag or ""))
         # Names are whatever people typed on their own laptops: plain text, one line each.
         names = [line(m.name, NAME_WIDTH) + ("" if m.online else f" ({t('roster.offline')})")
                  for m in self.room.members()]
         self.query_one("#joined", Static).update(
             Text(t("lobby.joined", count=len(names)) + "\n" + ", ".join(names)))
+
+    @staticmethod
+    def _words(tag: str) -> Text:
+        words = Text(t("lobby.words") + " ")
+        words.append(fingerprint(tag), style="bold")
+        words.append("\n" + t("lobby.words_hint"), style="dim")
+        return words
 
     def on_peers_updated(self, message: PeersUpdated) -> None:
         if self.is_mounted:

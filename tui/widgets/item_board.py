@@ -24,6 +24,7 @@ from model.schema import ITEM_KINDS
 from model.snapshot import Item, Snapshot
 from tui.format import NAME_WIDTH, TEXT_MAX, item_state, kind_text, plain
 from tui.i18n import t
+from tui.symbols import current as symbols
 
 NEW = "●"
 AUTHOR_WIDTH = 10
@@ -163,7 +164,7 @@ class ItemBoard(Vertical):
         name = snap.author_name(item)
         if not name:
             return Text(t("author.anonymous"))
-        return plain(name, NAME_WIDTH) + (" ✎" if item.on_behalf else "")
+        return plain(name, NAME_WIDTH) + (f" {symbols().on_behalf}" if item.on_behalf else "")
 
     def show(self, snap: Snapshot) -> None:
         """Bring every table up to ``snap`` without moving cursors."""

@@ -8,6 +8,7 @@ from textual.widgets import Static
 from model.snapshot import Snapshot
 from tui.format import TITLE_WIDTH, clock_text, line, name, plain
 from tui.i18n import language, t
+from tui.symbols import current as symbols
 
 BAR_WIDTH = 20
 
@@ -41,7 +42,7 @@ def timer_text(snap: Snapshot, now_ms: int, width: int = BAR_WIDTH) -> tuple[Tex
     text.append("░" * (width - filled), style="dim")
     text.append(f" {clock_text(remaining)}", style=style)
     if state.status == "paused":
-        text.append(f" ⏸ {t('timer.paused')}", style="bold")
+        text.append(f" {symbols().paused} {t('timer.paused')}", style="bold")
     elif state.status == "waiting":
         text.append(f" {t('timer.waiting')}", style="dim")
     elif state.status == "ended":
@@ -94,7 +95,8 @@ class PhaseHeader(Static):
         lines = [line1, line2]
         floor = floor_line(snap)
         if floor:  # for everyone: the speaker, or the round's progress
-            mark = "✓" if snap.control.floor.round_done else "🎤"
+            marks = symbols()
+            mark = marks.done if snap.control.floor.round_done else marks.floor
             lines.append(Text(f"{mark} {floor}", style="bold magenta"))
         self.update(Text("\n").join(lines))
         return level

@@ -8,11 +8,13 @@ from textual.widgets import Static
 from tui.format import NAME_WIDTH, line
 from tui.i18n import t
 from tui.room import Member, count_done, hand_order
+from tui.symbols import current as symbols
 
 _BADGE = {"facilitator": "F", "client": "C", "scribe": "S"}
 
 
 def roster_text(members: list[Member]) -> Text:
+    marks = symbols()
     order = {m.id: n for n, m in enumerate(hand_order(members), start=1)}
     text = Text()
     text.append(t("roster.title"), style="bold underline")
@@ -28,17 +30,18 @@ def roster_text(members: list[Member]) -> Text:
         name_style = "bold reverse magenta" if m.speaker else ("bold" if m.me else "")
         text.append(line(m.name, NAME_WIDTH), style=name_style)  # typed on their laptop
         if m.speaker:
-            text.append(" 🎤", style="bold magenta")
+            text.append(f" {marks.floor}", style="bold magenta")
         for role in m.roles:
             text.append(f" {_BADGE[role]}", style="reverse")
         if m.id in order:
-            text.append(f" ✋{order[m.id]}", style="bold yellow")
+            text.append(f" {marks.hand}{order[m.id]}", style="bold yellow")
         if m.done:
-            text.append(" ✓", style="bold green")
+            text.append(f" {marks.done}", style="bold green")
         if m.typing:
             text.append(" …", style="dim")
         text.append("\n")
-    text.append("\n" + t("roster.legend"), style="dim")
+    text.append("\n" + t("roster.legend", hand=marks.hand, done=marks.done, floor=marks.floor),
+                style="dim")
     return text
 
 
