@@ -18,6 +18,7 @@ TCP relay) and idle CPU. Exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -43,8 +44,13 @@ sys.path.insert(0, str(ROOT))
 from automerge.core import Document  # noqa: E402
 
 from model import sessionfile  # noqa: E402
+from model.binding import apply_changes  # noqa: E402
+from model.changes import decode_change  # noqa: E402
+from model.keys import Identity, change_message, verify  # noqa: E402
 from model.protocols import builtin_protocols  # noqa: E402
 from model.session import Session  # noqa: E402
+from model.validation import MAX_CHANGE_BYTES, Ledger, WriteRules  # noqa: E402
+from sync.wire import Changes, SignedHead, encode_envelope  # noqa: E402
 
 LOOPBACK = "127.0.0.1"  # never any other address
 CODE = "271-828"
@@ -67,8 +73,7 @@ def log(message: str) -> None:
 
 
 def add_line(i: int) -> str:
-    k = i % len(TEXTS)
-    return f"add {KINDS[k]} {TEXTS[k]} ({i})"
+    return f"add {KINDS[i % len(KINDS)]} {TEXTS[i % len(TEXTS)]} ({i})"
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -322,22 +327,28 @@ class System:
 
 
 class Cercle(System):
-    def __init__(self, fleet: Fleet, files: bool) -> None:
+    def __init__(self, fleet: Fleet, files: bool, writers: int = 0) -> None:
         super().__init__(fleet, "Cercle")
         self.files = files
+        self.writers = writers  # who wrote the items of a filled session (0: its creator)
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "tui.cli", *args, "--headless", "--interface", LOOPBACK,
                 "--code", CODE, "--json", "--script", "--watch"]
 
     def start_first(self, fill: Path | None = None) -> Proc:
-        source = ["--title", "T"]
-        if fill is not None:
-            file = fill.with_suffix(".cercle")
-            build_session_file(file, fill)
-            source = ["--file", str(file)]
-        host = self.fleet.spawn("Host", lambda _home: self._cli(
-            "host", "--no-advertise", *source, "--name", "Host"))
+        def argv(home: Path) -> list[str]:
+            source = ["--title", "T"]
+            if fill is not None:
+                # A session made beforehand on this laptop (as `cercle new` would): its file,
+                # and its creator's key in the host's CERCLE_HOME, so `host --file` hosts it.
+                home.mkdir(parents=True, exist_ok=True)
+                file = home / "filled.cercle"
+                build_session_file(file, fill, home, self.writers)
+                source = ["--file", str(file)]
+            return self._cli("host", "--no-advertise", *source, "--name", "Host")
+
+        host = self.fleet.spawn("Host", argv)
         ready = self.fleet.expect(host, "ready", timeout=30)
         self.port = ready["port"]
         self.peers = [host]
@@ -514,31 +525,72 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
 def burst_floor(peers: int, per_peer: int) -> float:
     """CPU seconds one peer of the burst cannot do without, measured in this process.
 
-    Add its own items and take everyone else's in one batch (the cheapest way
-    Automerge applies them): no network, no encryption, no saving, no events,
-    and no reading of the items into a snapshot (the headless peers of this
-    benchmark show nothing; the app would read them too). Times the peers,
-    divided by the cores, it is how soon the burst could converge on this
-    machine at the very best.
+    Add its own items as one change (what the headless peer makes of a script's run of
+    ``add`` lines) and sign it; take everyone else's the way ``sync.core`` does — each
+    change decoded, its author's signature verified, the write rules and the limits
+    judged — and apply them in one batch (the cheapest way Automerge applies them,
+    ``model.binding.apply_changes``): no
+    network, no encryption, no saving, no events, and no reading of the items into a
+    snapshot (the headless peers of this benchmark show nothing; the app would read them
+    too). Times the peers, divided by the cores, it is how soon the burst could converge
+    on this machine at the very best.
     """
-    base = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host")
-    start, data = base.doc.get_heads(), base.doc.save()
-    pushed: list[bytes] = []
+    host = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host",
+                          identity=Identity.generate())
+    info = host.snapshot.info
+    start, data = host.doc.get_heads(), host.doc.save()
+    pushed: list[tuple[bytes, SignedHead]] = []
     for j in range(1, peers):
-        other = Session(Document.load(data))
-        for k in range(per_peer):
-            i = j * per_peer + k
-            other.add_item(KINDS[i % len(KINDS)], f"{TEXTS[i % len(TEXTS)]} ({i})")
-        pushed += other.changes_since(start, mine=True)
-    me = Session(Document.load(data))
+        other = Session(Document.load(data), identity=Identity.generate())
+        other.add_items([(KINDS[i % len(KINDS)], f"{TEXTS[i % len(TEXTS)]} ({i})")
+                         for i in range(j * per_peer, (j + 1) * per_peer)])
+        for change in other.doc.get_changes(start):
+            if change.actor_id == other.actor:
+                pushed.append((change.bytes, SignedHead(other.actor, change.hash,
+                               other.identity.sign(change_message(info.id, change.hash)))))
+    me = Session(Document.load(data), identity=Identity.generate())
+    rules = WriteRules.of(me.doc, info.creator_key)
+    ledger = Ledger.of(me.doc, rules)
     assert not me.snapshot.items
     began = time.process_time()
-    for k in range(per_peer):
-        me.add_item(KINDS[k % len(KINDS)], f"{TEXTS[k % len(TEXTS)]} ({k})")
-    me.apply_changes(pushed)
+    me.add_items([(KINDS[k % len(KINDS)], f"{TEXTS[k % len(TEXTS)]} ({k})")
+                  for k in range(per_peer)])
+    mine = me.doc.get_last_local_change()
+    assert mine is not None
+    me.identity.sign(change_message(info.id, mine.hash))
+    entries = []
+    for raw, head in pushed:
+        change = decode_change(raw, max_size=MAX_CHANGE_BYTES)
+        if not (head.hash == change.hash and
+                verify(head.actor, head.sig, change_message(info.id, head.hash))):
+            raise RuntimeError("a signature does not verify")
+        entries.append((change, rules.check(change)))
+    accepted, refused = ledger.judge(entries)
+    assert not refused
+    # The binding's apply alone: ``Session.apply_changes`` then lists what it applied
+    # (``Document.get_changes``), work a peer could skip.
+    apply_changes(me.doc, [change.data for change in accepted])
     used = time.process_time() - began
     assert me.item_count() == peers * per_peer
     return used
+
+
+def signature_costs(rounds: int = 2000) -> tuple[float, float, int]:
+    """Microseconds to sign and to verify one change's signature (Ed25519, this process),
+    and the bytes a signed head adds to a pushed change."""
+    identity = Identity.generate()
+    messages = [change_message("0" * 32, os.urandom(32)) for _ in range(rounds)]
+    began = time.perf_counter()
+    signatures = [identity.sign(m) for m in messages]
+    sign = (time.perf_counter() - began) / rounds
+    began = time.perf_counter()
+    ok = all(verify(identity.actor, sig, m) for sig, m in zip(signatures, messages, strict=True))
+    checked = (time.perf_counter() - began) / rounds
+    assert ok
+    head = SignedHead(identity.actor, messages[0][-32:], signatures[0])
+    added = len(encode_envelope(Changes(changes=[b"x" * 300], heads=[head]))) - \
+        len(encode_envelope(Changes(changes=[b"x" * 300])))
+    return sign * 1e6, checked * 1e6, added
 
 
 def idle_cpu(peers: Sequence[Proc], seconds: float) -> list[float]:
@@ -557,6 +609,13 @@ class LateJoin:
     synced_line: list[float] = field(default_factory=list)  # TCP connection -> 'synced'
     wire: list[int] = field(default_factory=list)  # bytes through the relay for the join
     change_bytes: list[int] = field(default_factory=list)
+    # Cercle: a joiner in this process (tui.meeting.join, as the app and the headless peer
+    # join), from dialling to holding the session (its first DocumentChanged), and to
+    # join() returning (what the app waits for before it shows the session). The
+    # headless joiner prints nothing before its 'synced' line, which comes after two
+    # quiet periods of 0.3 s. For the baseline, ``held`` is ``transfer``.
+    held: list[float] = field(default_factory=list)
+    returned: list[float] = field(default_factory=list)
 
 
 def late_join(system: System, fill: Path, items: int, repeats: int, changes: int) -> LateJoin:
@@ -594,6 +653,13 @@ def late_join(system: System, fill: Path, items: int, repeats: int, changes: int
             relay.wait_quiet(0.3, 3.0)
             result.wire.append(relay.total())
         assert joiner is not None and relay is not None
+        if isinstance(system, Cercle):
+            for r in range(repeats):
+                held, returned = join_in_process(system.port, items, fleet.base / f"here{r}")
+                result.held.append(held)
+                result.returned.append(returned)
+        else:
+            result.held = list(result.transfer)
         settle(fleet, [first, joiner])
         for c in range(changes):
             writer, reader = (first, joiner) if c % 2 == 0 else (joiner, first)
@@ -611,16 +677,89 @@ def late_join(system: System, fill: Path, items: int, repeats: int, changes: int
     return result
 
 
-def build_session_file(path: Path, script: Path) -> None:
-    """A session holding the script's ``add`` lines, one ``Session.add_item`` each (what the
-    script would do, without rewriting and fsyncing the whole file after every item)."""
-    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host")
-    for line in script.read_text(encoding="utf-8").splitlines():
-        word, _, rest = line.partition(" ")
-        if word == "add":
-            kind, _, text = rest.partition(" ")
+def join_in_process(port: int, items: int, home: Path) -> tuple[float, float]:
+    """A newcomer joins the session at ``port`` from this process, as the app and the
+    headless peer do (``tui.meeting.join``); seconds from dialling until it holds the
+    session (the node's first ``DocumentChanged``) and until ``join()`` returns. Nothing
+    is kept for next time; ``home`` is its ``CERCLE_HOME`` meanwhile."""
+    from sync.events import DocumentChanged
+    from tui.meeting import Target, join
+
+    async def once() -> tuple[float, float]:
+        held: list[float] = []
+
+        def on_event(event: object) -> None:
+            if isinstance(event, DocumentChanged) and not held:
+                held.append(time.perf_counter())
+
+        start = time.perf_counter()
+        meeting = await join(Target((LOOPBACK,), port), name="Here", code=CODE,
+                             interface=LOOPBACK, remember=False, keep_file=False,
+                             on_event=on_event, timeout=60)
+        returned = time.perf_counter()
+        try:
+            if meeting.session.item_count() < items or not held:
+                raise RuntimeError(f"the joiner holds {meeting.session.item_count()} items")
+        finally:
+            await meeting.close()
+        return held[0] - start, returned - start
+
+    saved = os.environ.get("CERCLE_HOME")
+    os.environ["CERCLE_HOME"] = str(home)
+    try:
+        return asyncio.run(once())
+    finally:
+        if saved is None:
+            del os.environ["CERCLE_HOME"]
+        else:
+            os.environ["CERCLE_HOME"] = saved
+
+
+def build_session_file(path: Path, script: Path, home: Path, writers: int) -> None:
+    """A session holding the script's ``add`` lines, and its creator's key kept in ``home``
+    (a ``CERCLE_HOME``), as ``cercle new`` keeps it.
+
+    The items are written by ``writers`` participants the creator admitted, in turn, one
+    change each, as people type them (what a joiner's ``Ledger`` reads change by change);
+    with ``writers`` 0, by the creator (whose changes the ledger does not decode). One
+    ``Session.add_item`` each: what the script would do, without rewriting and fsyncing
+    the whole file after every item."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host",
+                             identity=Identity.generate())
+    lines = [rest.partition(" ") for word, _, rest in
+             (line.partition(" ") for line in script.read_text(encoding="utf-8").splitlines())
+             if word == "add"]
+    if writers:
+        start, data = session.doc.get_heads(), session.doc.save()
+        people = [Session(Document.load(data), identity=Identity.generate())
+                  for _ in range(writers)]
+        for n, person in enumerate(people):
+            person.join(f"Participant {n + 1}", session.admission_for(person.actor))
+        for i, (kind, _, text) in enumerate(lines):
+            people[i % writers].add_item(kind, text)
+        session.apply_changes([c for person in people
+                               for c in person.changes_since(start, mine=True)])
+        assert session.item_count() == len(lines)
+    else:
+        for kind, _, text in lines:
             session.add_item(kind, text)
     sessionfile.save(path, session.doc)
+    remember_key(home, session, path)
+
+
+def remember_key(home: Path, session: Session, path: Path) -> None:
+    """Keep ``session``'s key (and its file) in the ``CERCLE_HOME`` ``home``."""
+    from tui import identity
+
+    saved = os.environ.get("CERCLE_HOME")
+    os.environ["CERCLE_HOME"] = str(home)
+    try:
+        identity.remember(session.snapshot.info.id, session.identity, path.resolve())
+    finally:
+        if saved is None:
+            del os.environ["CERCLE_HOME"]
+        else:
+            os.environ["CERCLE_HOME"] = saved
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -691,6 +830,7 @@ class Config:
     big_burst: bool = True
     poll: float = 0.01
     files: bool = True
+    writers: int = 10  # participants who wrote the late joiner's session (0: the creator)
 
 
 def run_mesh(system: System, cfg: Config, baseline: bool) -> tuple[dict[str, Any], Burst]:
@@ -765,13 +905,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=0.01,
                         help="baseline peers look for remote changes this often (s)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--fill-by-host", action="store_true",
+                        help="the late joiner's session: items written by its creator (as "
+                             "before signatures), not by ten participants")
     args = parser.parse_args(argv)
 
     peers = [int(x) for x in (args.peers or ("2,10" if args.quick else "2,10,30")).split(",")]
     if any(n < 2 for n in peers):
         parser.error("--peers: each count must be at least 2")
     cfg = Config(peers=sorted(set(peers)), edits=args.edits or (10 if args.quick else 50),
-                 poll=args.poll, files=not args.no_files)
+                 poll=args.poll, files=not args.no_files,
+                 writers=0 if args.fill_by_host else 10)
     if args.quick:
         cfg.late_repeats, cfg.changes, cfg.idle_seconds = 1, 4, 3.0
         cfg.big_burst = False
@@ -805,6 +949,7 @@ class Results:
     bursts: dict[int, Burst]
     late: LateJoin
     floor: float | None = None  # CPU seconds of one burst peer's unavoidable work
+    signing: tuple[float, float, int] | None = None  # sign µs, verify µs, bytes per head
 
 
 def run_all(fleet: Fleet, cfg: Config, tmp: Path,
@@ -812,13 +957,15 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
     fill = tmp / f"fill-{cfg.late_items}.txt"
     fill.write_text("".join(add_line(k) + "\n" for k in range(cfg.late_items)),
                     encoding="utf-8")
+    log("signatures: sign and verify, in this process…")
+    signing = signature_costs()
     floor = None
     if cfg.big_burst:  # first, while the machine is quiet
         log("burst floor: one peer's own work, in this process ×3…")
         floor = min(burst_floor(cfg.burst_peers, cfg.burst_items) for _ in range(3))
         log(f"  {floor * 1000:.0f} ms of CPU")
     results: list[Results] = []
-    systems: list[Callable[[], System]] = [lambda: Cercle(fleet, cfg.files)]
+    systems: list[Callable[[], System]] = [lambda: Cercle(fleet, cfg.files, cfg.writers)]
     if not skip_baseline:
         systems.append(lambda: Baseline(fleet, cfg.poll))
     for make in systems:
@@ -830,9 +977,11 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
         log(f"{label}: late join of {cfg.late_items} items ×{cfg.late_repeats}, then "
             f"{cfg.changes} small changes, through a relay…")
         late = late_join(make(), fill, cfg.late_items, cfg.late_repeats, cfg.changes)
-        log(f"  transfer {statistics.median(late.transfer) * 1000:.0f} ms, "
+        log(f"  holds it after {statistics.median(late.held) * 1000:.0f} ms, 'synced' line "
+            f"{statistics.median(late.synced_line) * 1000:.0f} ms, "
             f"start-up {statistics.median(late.startup) * 1000:.0f} ms")
-        results.append(Results(mesh, bursts, late, floor if not results else None))
+        results.append(Results(mesh, bursts, late, floor if not results else None,
+                               signing if not results else None))
     return results[0], (results[1] if len(results) > 1 else None)
 
 
@@ -901,21 +1050,42 @@ def make_rows(cfg: Config, cercle: Results, base: Results | None) -> list[Row]:
             values = getattr(result, attr) if result else None
             return statistics.median(values) * scale if values else None
 
+        extra.setdefault("base_text", skipped)
         return Row(name, median(cercle.late), unit, baseline=median(base.late if base else None),
-                   fmt="{:.0f}", base_text=skipped, **extra)
+                   fmt="{:.0f}", **extra)
 
+    written = (f"written by {cfg.writers} participants" if cfg.writers
+               else "written by its creator")
     rows += [
-        late("transfer", f"late joiner gets {cfg.late_items} items (connect→here)", "ms", ms,
-             target=500.0),
+        late("held", f"late joiner holds {cfg.late_items} items (connect→here)", "ms", ms,
+             target=500.0,
+             note=f"items {written}; Cercle: a joiner in the benchmark's process "
+                  "(tui.meeting.join), dial→first DocumentChanged; the baseline: "
+                  "its process's first line holding them all"),
+        late("returned", "  dial→join() returns (app shows it)", "ms", ms,
+             base_text=skipped or "—"),
         late("startup", "  joiner start-up (spawn→connect)", "ms", ms),
         late("synced_line", "  connect→'synced' line", "ms", ms,
-             note="Cercle prints 'synced' after 0.3 s without sync traffic, twice (before and "
-                  "after joining); the baseline as soon as find() has the document"),
+             note="Cercle's headless joiner prints nothing before 'synced', which waits for "
+                  "0.3 s without traffic twice (before and after joining); the baseline "
+                  "prints it as soon as find() has the document"),
         late("wire", "  bytes on the wire for the join", "KB", 1e-3),
         late("change_bytes", "bytes on the wire per small change", "B", 1.0,
              note=f"both directions, one link, median of {len(cercle.late.change_bytes)} "
-                  "changes (Automerge's sync alone: 2 messages, ~248 B)"),
+                  "changes; 438 B before signatures (README); Automerge's sync alone: "
+                  "2 messages, ~248 B"),
     ]
+    if cercle.signing is not None:
+        sign_us, verify_us, head_bytes = cercle.signing
+        rows += [
+            Row("  sign one change (in process)", sign_us, "µs", fmt="{:.0f}", base_text="—",
+                note="Ed25519 (cryptography); the author signs each change once"),
+            Row("  verify one change's signature", verify_us, "µs", fmt="{:.0f}",
+                base_text="—", note="every peer verifies every change it takes"),
+            Row("  bytes a signed head adds to a push", head_bytes, "B", fmt="{:.0f}",
+                base_text="—",
+                note="key 32 + hash 32 + signature 64 + msgpack framing; encrypted alike"),
+        ]
     idle, bidle = mesh.get("idle"), bmesh.get("idle")
     rows += [
         Row(f"idle CPU per peer, {cfg.burst_peers} peers (mean)",
