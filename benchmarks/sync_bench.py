@@ -9,8 +9,13 @@ the loopback address.
 
 Measured: edit-to-visible-everywhere latency (p50/p99) as the mesh grows,
 convergence of a 10-peer burst (100 items each), a late joiner receiving a
-3,000-item session, bytes on the wire per small change (through a counting
-TCP relay) and idle CPU. Exits 1 when a target is missed.
+3,000-item session written by ten participants (``--fill-by-host``: by its
+creator; the joiner is also timed in this process, through ``tui.meeting.join``,
+to the moment it holds the session), bytes on the wire per small change
+(through a counting TCP relay), what signatures cost (sign and verify one
+change, in this process; the bytes a signed head adds) and idle CPU. Every
+change is signed by its author and verified, judged and applied by every
+peer that takes it. Exits 1 when a target is missed.
 
     uv run python benchmarks/sync_bench.py [--quick] [--peers 2,10,30]
 """
@@ -541,11 +546,10 @@ def burst_floor(peers: int, per_peer: int) -> float:
     ``add`` lines) and sign it; take everyone else's the way ``sync.core`` does — each
     change decoded, its author's signature verified, the write rules and the limits
     judged — and apply them in one batch (the cheapest way Automerge applies them,
-    ``model.binding.apply_changes``): no
-    network, no encryption, no saving, no events, and no reading of the items into a
-    snapshot (the headless peers of this benchmark show nothing; the app would read them
-    too). Times the peers, divided by the cores, it is how soon the burst could converge
-    on this machine at the very best.
+    ``model.binding.apply_changes``): no network, no encryption, no saving, no events,
+    and no reading of the items into a snapshot (the headless peers of this benchmark
+    show nothing; the app would read them too). Times the peers, divided by the cores,
+    it is how soon the burst could converge on this machine at the very best.
     """
     host = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host",
                           identity=Identity.generate())
@@ -1053,8 +1057,9 @@ def make_rows(cfg: Config, cercle: Results, base: Results | None) -> list[Row]:
         rows.append(Row(
             f"  floor: one peer's own work ×{cfg.burst_peers} ÷ {cores} cores",
             cercle.floor * cfg.burst_peers / cores * ms, "ms", fmt="{:.0f}",
-            note=f"one peer adding its {cfg.burst_items} items and applying the other "
-                 f"{(cfg.burst_peers - 1) * cfg.burst_items} at once: "
+            note=f"one peer adding its {cfg.burst_items} items (one change, signed) and "
+                 f"taking the other {(cfg.burst_peers - 1) * cfg.burst_items} at once "
+                 "(decoded, verified, judged, applied): "
                  f"{cercle.floor * ms:.0f} ms of CPU, measured in this process; nothing "
                  "converges sooner on this machine"))
     def late(attr: str, name: str, unit: str, scale: float, **extra: Any) -> Row:
