@@ -9,8 +9,13 @@ the loopback address.
 
 Measured: edit-to-visible-everywhere latency (p50/p99) as the mesh grows,
 convergence of a 10-peer burst (100 items each), a late joiner receiving a
-3,000-item session, bytes on the wire per small change (through a counting
-TCP relay) and idle CPU. Exits 1 when a target is missed.
+3,000-item session written by ten participants (``--fill-by-host``: by its
+creator; the joiner is also timed in this process, through ``tui.meeting.join``,
+to the moment it holds the session), bytes on the wire per small change
+(through a counting TCP relay), what signatures cost (sign and verify one
+change, in this process; the bytes a signed head adds) and idle CPU. Every
+change is signed by its author and verified, judged and applied by every
+peer that takes it. Exits 1 when a target is missed.
 
     uv run python benchmarks/sync_bench.py [--quick] [--peers 2,10,30]
 """
@@ -18,6 +23,7 @@ TCP relay) and idle CPU. Exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -43,8 +49,13 @@ sys.path.insert(0, str(ROOT))
 from automerge.core import Document  # noqa: E402
 
 from model import sessionfile  # noqa: E402
+from model.binding import apply_changes  # noqa: E402
+from model.changes import decode_change  # noqa: E402
+from model.keys import Identity, change_message, verify  # noqa: E402
 from model.protocols import builtin_protocols  # noqa: E402
 from model.session import Session  # noqa: E402
+from model.validation import MAX_CHANGE_BYTES, Ledger, WriteRules  # noqa: E402
+from sync.wire import Changes, SignedHead, encode_envelope  # noqa: E402
 
 LOOPBACK = "127.0.0.1"  # never any other address
 CODE = "271-828"
@@ -67,8 +78,7 @@ def log(message: str) -> None:
 
 
 def add_line(i: int) -> str:
-    k = i % len(TEXTS)
-    return f"add {KINDS[k]} {TEXTS[k]} ({i})"
+    return f"add {KINDS[i % len(KINDS)]} {TEXTS[i % len(TEXTS)]} ({i})"
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -82,9 +92,12 @@ class Proc:
         home.mkdir(parents=True, exist_ok=True)
         self.spawned = time.time()
         self._stderr = (home / "stderr.log").open("wb")
+        # Without PYTHONDONTWRITEBYTECODE (some containers set it): an installed Cercle runs
+        # from compiled bytecode, and compiling it again at every start costs 0.3 s of CPU.
         self.popen = subprocess.Popen(
             argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env={**os.environ, "CERCLE_HOME": str(home), "PYTHONUNBUFFERED": "1"},
+            env={**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                 "CERCLE_HOME": str(home), "PYTHONUNBUFFERED": "1"},
             start_new_session=True)  # Ctrl-C reaches the benchmark only; it stops the peers
         self.pid = self.popen.pid
         self.events: list[dict[str, Any]] = []
@@ -293,6 +306,12 @@ class System:
     peers: list[Proc] = field(default_factory=list)
     port: int = 0
     url: str = ""
+    # In a burst, a peer quiet this long (s) is asked for its status: a baseline peer whose
+    # own items came last says what it holds only then. A Cercle peer stamps every change
+    # it holds itself ('changed', 'applied'), and a status costs it a full read of the
+    # session (0.1-0.2 s of CPU at 1,000 items, taken from the burst it measures): it is
+    # asked only as a fallback.
+    status_after: float = 0.3
 
     def start_first(self, fill: Path | None = None) -> Proc:
         """Start the host (or hub), holding the items of the ``fill`` script if given."""
@@ -322,22 +341,28 @@ class System:
 
 
 class Cercle(System):
-    def __init__(self, fleet: Fleet, files: bool) -> None:
-        super().__init__(fleet, "Cercle")
+    def __init__(self, fleet: Fleet, files: bool, writers: int = 0) -> None:
+        super().__init__(fleet, "Cercle", status_after=2.0)
         self.files = files
+        self.writers = writers  # who wrote the items of a filled session (0: its creator)
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "tui.cli", *args, "--headless", "--interface", LOOPBACK,
                 "--code", CODE, "--json", "--script", "--watch"]
 
     def start_first(self, fill: Path | None = None) -> Proc:
-        source = ["--title", "T"]
-        if fill is not None:
-            file = fill.with_suffix(".cercle")
-            build_session_file(file, fill)
-            source = ["--file", str(file)]
-        host = self.fleet.spawn("Host", lambda _home: self._cli(
-            "host", "--no-advertise", *source, "--name", "Host"))
+        def argv(home: Path) -> list[str]:
+            source = ["--title", "T"]
+            if fill is not None:
+                # A session made beforehand on this laptop (as `cercle new` would): its file,
+                # and its creator's key in the host's CERCLE_HOME, so `host --file` hosts it.
+                home.mkdir(parents=True, exist_ok=True)
+                file = home / "filled.cercle"
+                build_session_file(file, fill, home, self.writers)
+                source = ["--file", str(file)]
+            return self._cli("host", "--no-advertise", *source, "--name", "Host")
+
+        host = self.fleet.spawn("Host", argv)
         ready = self.fleet.expect(host, "ready", timeout=30)
         self.port = ready["port"]
         self.peers = [host]
@@ -458,9 +483,11 @@ class Burst:
     cpu: float | None = None  # CPU seconds per peer (mean) until converged
 
 
-def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) -> Burst:
+def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float,
+          status_after: float = 0.3) -> Burst:
     """Every peer adds ``per_peer`` items at once; seconds until all hold all of them
-    (with equal digests)."""
+    (with equal digests). A peer quiet for ``status_after`` seconds is asked what it
+    holds."""
     base = settle(fleet, peers)
     total = base + per_peer * len(peers)
     scripts = ["".join(add_line(90_000 + j * per_peer + k) + "\n" for k in range(per_peer))
@@ -499,7 +526,8 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
             for j, proc in enumerate(peers):
                 # Ask only a peer gone quiet: a status costs it a full read of the session,
                 # and a peer still receiving says what it holds by itself.
-                if j not in reached and asked - proc.events[-1].get("_rx", 0.0) > 0.3:
+                if j not in reached and \
+                        asked - proc.events[-1].get("_rx", 0.0) > status_after:
                     proc.send("status")
         with fleet.cv:
             fleet.cv.wait(0.05)
@@ -514,31 +542,71 @@ def burst(fleet: Fleet, peers: Sequence[Proc], per_peer: int, timeout: float) ->
 def burst_floor(peers: int, per_peer: int) -> float:
     """CPU seconds one peer of the burst cannot do without, measured in this process.
 
-    Add its own items and take everyone else's in one batch (the cheapest way
-    Automerge applies them): no network, no encryption, no saving, no events,
-    and no reading of the items into a snapshot (the headless peers of this
-    benchmark show nothing; the app would read them too). Times the peers,
-    divided by the cores, it is how soon the burst could converge on this
-    machine at the very best.
+    Add its own items as one change (what the headless peer makes of a script's run of
+    ``add`` lines) and sign it; take everyone else's the way ``sync.core`` does — each
+    change decoded, its author's signature verified, the write rules and the limits
+    judged — and apply them in one batch (the cheapest way Automerge applies them,
+    ``model.binding.apply_changes``): no network, no encryption, no saving, no events,
+    and no reading of the items into a snapshot (the headless peers of this benchmark
+    show nothing; the app would read them too). Times the peers, divided by the cores,
+    it is how soon the burst could converge on this machine at the very best.
     """
-    base = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host")
-    start, data = base.doc.get_heads(), base.doc.save()
-    pushed: list[bytes] = []
+    host = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host",
+                          identity=Identity.generate())
+    info = host.snapshot.info
+    start, data = host.doc.get_heads(), host.doc.save()
+    pushed: list[tuple[bytes, SignedHead]] = []
     for j in range(1, peers):
-        other = Session(Document.load(data))
-        for k in range(per_peer):
-            i = j * per_peer + k
-            other.add_item(KINDS[i % len(KINDS)], f"{TEXTS[i % len(TEXTS)]} ({i})")
-        pushed += other.changes_since(start, mine=True)
-    me = Session(Document.load(data))
+        other = Session(Document.load(data), identity=Identity.generate())
+        other.add_items([(KINDS[i % len(KINDS)], f"{TEXTS[i % len(TEXTS)]} ({i})")
+                         for i in range(j * per_peer, (j + 1) * per_peer)])
+        for change in other.doc.get_changes(start):
+            if change.actor_id == other.actor:
+                pushed.append((change.bytes, SignedHead(other.actor, change.hash,
+                               other.identity.sign(change_message(info.id, change.hash)))))
+    me = Session(Document.load(data), identity=Identity.generate())
+    rules = WriteRules.of(me.doc, info.creator_key)
+    ledger = Ledger.of(me.doc, rules)
     assert not me.snapshot.items
     began = time.process_time()
-    for k in range(per_peer):
-        me.add_item(KINDS[k % len(KINDS)], f"{TEXTS[k % len(TEXTS)]} ({k})")
-    me.apply_changes(pushed)
+    me.add_items([(KINDS[k % len(KINDS)], f"{TEXTS[k % len(TEXTS)]} ({k})")
+                  for k in range(per_peer)])
+    mine = me.doc.get_last_local_change()
+    assert mine is not None
+    me.identity.sign(change_message(info.id, mine.hash))
+    entries = []
+    for raw, head in pushed:
+        change = decode_change(raw, max_size=MAX_CHANGE_BYTES)
+        if not (head.hash == change.hash and
+                verify(head.actor, head.sig, change_message(info.id, head.hash))):
+            raise RuntimeError("a signature does not verify")
+        entries.append((change, rules.check(change)))
+    accepted, refused = ledger.judge(entries)
+    assert not refused
+    # The binding's apply alone: ``Session.apply_changes`` then lists what it applied
+    # (``Document.get_changes``), work a peer could skip.
+    apply_changes(me.doc, [change.data for change in accepted])
     used = time.process_time() - began
     assert me.item_count() == peers * per_peer
     return used
+
+
+def signature_costs(rounds: int = 2000) -> tuple[float, float, int]:
+    """Microseconds to sign and to verify one change's signature (Ed25519, this process),
+    and the bytes a signed head adds to a pushed change."""
+    identity = Identity.generate()
+    messages = [change_message("0" * 32, os.urandom(32)) for _ in range(rounds)]
+    began = time.perf_counter()
+    signatures = [identity.sign(m) for m in messages]
+    sign = (time.perf_counter() - began) / rounds
+    began = time.perf_counter()
+    ok = all(verify(identity.actor, sig, m) for sig, m in zip(signatures, messages, strict=True))
+    checked = (time.perf_counter() - began) / rounds
+    assert ok
+    head = SignedHead(identity.actor, messages[0][-32:], signatures[0])
+    added = len(encode_envelope(Changes(changes=[b"x" * 300], heads=[head]))) - \
+        len(encode_envelope(Changes(changes=[b"x" * 300])))
+    return sign * 1e6, checked * 1e6, added
 
 
 def idle_cpu(peers: Sequence[Proc], seconds: float) -> list[float]:
@@ -557,6 +625,13 @@ class LateJoin:
     synced_line: list[float] = field(default_factory=list)  # TCP connection -> 'synced'
     wire: list[int] = field(default_factory=list)  # bytes through the relay for the join
     change_bytes: list[int] = field(default_factory=list)
+    # Cercle: a joiner in this process (tui.meeting.join, as the app and the headless peer
+    # join), from dialling to holding the session (its first DocumentChanged), and to
+    # join() returning (what the app waits for before it shows the session). The
+    # headless joiner prints nothing before its 'synced' line, which comes after two
+    # quiet periods of 0.3 s. For the baseline, ``held`` is ``transfer``.
+    held: list[float] = field(default_factory=list)
+    returned: list[float] = field(default_factory=list)
 
 
 def late_join(system: System, fill: Path, items: int, repeats: int, changes: int) -> LateJoin:
@@ -594,6 +669,13 @@ def late_join(system: System, fill: Path, items: int, repeats: int, changes: int
             relay.wait_quiet(0.3, 3.0)
             result.wire.append(relay.total())
         assert joiner is not None and relay is not None
+        if isinstance(system, Cercle):
+            for r in range(repeats):
+                held, returned = join_in_process(system.port, items, fleet.base / f"here{r}")
+                result.held.append(held)
+                result.returned.append(returned)
+        else:
+            result.held = list(result.transfer)
         settle(fleet, [first, joiner])
         for c in range(changes):
             writer, reader = (first, joiner) if c % 2 == 0 else (joiner, first)
@@ -611,16 +693,89 @@ def late_join(system: System, fill: Path, items: int, repeats: int, changes: int
     return result
 
 
-def build_session_file(path: Path, script: Path) -> None:
-    """A session holding the script's ``add`` lines, one ``Session.add_item`` each (what the
-    script would do, without rewriting and fsyncing the whole file after every item)."""
-    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host")
-    for line in script.read_text(encoding="utf-8").splitlines():
-        word, _, rest = line.partition(" ")
-        if word == "add":
-            kind, _, text = rest.partition(" ")
+def join_in_process(port: int, items: int, home: Path) -> tuple[float, float]:
+    """A newcomer joins the session at ``port`` from this process, as the app and the
+    headless peer do (``tui.meeting.join``); seconds from dialling until it holds the
+    session (the node's first ``DocumentChanged``) and until ``join()`` returns. Nothing
+    is kept for next time; ``home`` is its ``CERCLE_HOME`` meanwhile."""
+    from sync.events import DocumentChanged
+    from tui.meeting import Target, join
+
+    async def once() -> tuple[float, float]:
+        held: list[float] = []
+
+        def on_event(event: object) -> None:
+            if isinstance(event, DocumentChanged) and not held:
+                held.append(time.perf_counter())
+
+        start = time.perf_counter()
+        meeting = await join(Target((LOOPBACK,), port), name="Here", code=CODE,
+                             interface=LOOPBACK, remember=False, keep_file=False,
+                             on_event=on_event, timeout=60)
+        returned = time.perf_counter()
+        try:
+            if meeting.session.item_count() < items or not held:
+                raise RuntimeError(f"the joiner holds {meeting.session.item_count()} items")
+        finally:
+            await meeting.close()
+        return held[0] - start, returned - start
+
+    saved = os.environ.get("CERCLE_HOME")
+    os.environ["CERCLE_HOME"] = str(home)
+    try:
+        return asyncio.run(once())
+    finally:
+        if saved is None:
+            del os.environ["CERCLE_HOME"]
+        else:
+            os.environ["CERCLE_HOME"] = saved
+
+
+def build_session_file(path: Path, script: Path, home: Path, writers: int) -> None:
+    """A session holding the script's ``add`` lines, and its creator's key kept in ``home``
+    (a ``CERCLE_HOME``), as ``cercle new`` keeps it.
+
+    The items are written by ``writers`` participants the creator admitted, in turn, one
+    change each, as people type them (what a joiner's ``Ledger`` reads change by change);
+    with ``writers`` 0, by the creator (whose changes the ledger does not decode). One
+    ``Session.add_item`` each: what the script would do, without rewriting and fsyncing
+    the whole file after every item."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Host",
+                             identity=Identity.generate())
+    lines = [rest.partition(" ") for word, _, rest in
+             (line.partition(" ") for line in script.read_text(encoding="utf-8").splitlines())
+             if word == "add"]
+    if writers:
+        start, data = session.doc.get_heads(), session.doc.save()
+        people = [Session(Document.load(data), identity=Identity.generate())
+                  for _ in range(writers)]
+        for n, person in enumerate(people):
+            person.join(f"Participant {n + 1}", session.admission_for(person.actor))
+        for i, (kind, _, text) in enumerate(lines):
+            people[i % writers].add_item(kind, text)
+        session.apply_changes([c for person in people
+                               for c in person.changes_since(start, mine=True)])
+        assert session.item_count() == len(lines)
+    else:
+        for kind, _, text in lines:
             session.add_item(kind, text)
     sessionfile.save(path, session.doc)
+    remember_key(home, session, path)
+
+
+def remember_key(home: Path, session: Session, path: Path) -> None:
+    """Keep ``session``'s key (and its file) in the ``CERCLE_HOME`` ``home``."""
+    from tui import identity
+
+    saved = os.environ.get("CERCLE_HOME")
+    os.environ["CERCLE_HOME"] = str(home)
+    try:
+        identity.remember(session.snapshot.info.id, session.identity, path.resolve())
+    finally:
+        if saved is None:
+            del os.environ["CERCLE_HOME"]
+        else:
+            os.environ["CERCLE_HOME"] = saved
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -691,6 +846,7 @@ class Config:
     big_burst: bool = True
     poll: float = 0.01
     files: bool = True
+    writers: int = 10  # participants who wrote the late joiner's session (0: the creator)
 
 
 def run_mesh(system: System, cfg: Config, baseline: bool) -> tuple[dict[str, Any], Burst]:
@@ -734,7 +890,7 @@ def run_mesh(system: System, cfg: Config, baseline: bool) -> tuple[dict[str, Any
 
 def run_burst(system: System, per: int, timeout: float) -> Burst:
     log(f"{system.label}: burst, {len(system.peers)} peers × {per} items at once…")
-    result = burst(system.fleet, system.peers, per, timeout)
+    result = burst(system.fleet, system.peers, per, timeout, system.status_after)
     if result.seconds is not None:
         log(f"  converged in {result.seconds * 1000:.0f} ms")
     else:
@@ -765,13 +921,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=0.01,
                         help="baseline peers look for remote changes this often (s)")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--fill-by-host", action="store_true",
+                        help="the late joiner's session: items written by its creator (as "
+                             "before signatures), not by ten participants")
     args = parser.parse_args(argv)
 
     peers = [int(x) for x in (args.peers or ("2,10" if args.quick else "2,10,30")).split(",")]
     if any(n < 2 for n in peers):
         parser.error("--peers: each count must be at least 2")
     cfg = Config(peers=sorted(set(peers)), edits=args.edits or (10 if args.quick else 50),
-                 poll=args.poll, files=not args.no_files)
+                 poll=args.poll, files=not args.no_files,
+                 writers=0 if args.fill_by_host else 10)
     if args.quick:
         cfg.late_repeats, cfg.changes, cfg.idle_seconds = 1, 4, 3.0
         cfg.big_burst = False
@@ -805,6 +965,7 @@ class Results:
     bursts: dict[int, Burst]
     late: LateJoin
     floor: float | None = None  # CPU seconds of one burst peer's unavoidable work
+    signing: tuple[float, float, int] | None = None  # sign µs, verify µs, bytes per head
 
 
 def run_all(fleet: Fleet, cfg: Config, tmp: Path,
@@ -812,13 +973,15 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
     fill = tmp / f"fill-{cfg.late_items}.txt"
     fill.write_text("".join(add_line(k) + "\n" for k in range(cfg.late_items)),
                     encoding="utf-8")
+    log("signatures: sign and verify, in this process…")
+    signing = signature_costs()
     floor = None
     if cfg.big_burst:  # first, while the machine is quiet
         log("burst floor: one peer's own work, in this process ×3…")
         floor = min(burst_floor(cfg.burst_peers, cfg.burst_items) for _ in range(3))
         log(f"  {floor * 1000:.0f} ms of CPU")
     results: list[Results] = []
-    systems: list[Callable[[], System]] = [lambda: Cercle(fleet, cfg.files)]
+    systems: list[Callable[[], System]] = [lambda: Cercle(fleet, cfg.files, cfg.writers)]
     if not skip_baseline:
         systems.append(lambda: Baseline(fleet, cfg.poll))
     for make in systems:
@@ -830,9 +993,11 @@ def run_all(fleet: Fleet, cfg: Config, tmp: Path,
         log(f"{label}: late join of {cfg.late_items} items ×{cfg.late_repeats}, then "
             f"{cfg.changes} small changes, through a relay…")
         late = late_join(make(), fill, cfg.late_items, cfg.late_repeats, cfg.changes)
-        log(f"  transfer {statistics.median(late.transfer) * 1000:.0f} ms, "
+        log(f"  holds it after {statistics.median(late.held) * 1000:.0f} ms, 'synced' line "
+            f"{statistics.median(late.synced_line) * 1000:.0f} ms, "
             f"start-up {statistics.median(late.startup) * 1000:.0f} ms")
-        results.append(Results(mesh, bursts, late, floor if not results else None))
+        results.append(Results(mesh, bursts, late, floor if not results else None,
+                               signing if not results else None))
     return results[0], (results[1] if len(results) > 1 else None)
 
 
@@ -892,8 +1057,9 @@ def make_rows(cfg: Config, cercle: Results, base: Results | None) -> list[Row]:
         rows.append(Row(
             f"  floor: one peer's own work ×{cfg.burst_peers} ÷ {cores} cores",
             cercle.floor * cfg.burst_peers / cores * ms, "ms", fmt="{:.0f}",
-            note=f"one peer adding its {cfg.burst_items} items and applying the other "
-                 f"{(cfg.burst_peers - 1) * cfg.burst_items} at once: "
+            note=f"one peer adding its {cfg.burst_items} items (one change, signed) and "
+                 f"taking the other {(cfg.burst_peers - 1) * cfg.burst_items} at once "
+                 "(decoded, verified, judged, applied): "
                  f"{cercle.floor * ms:.0f} ms of CPU, measured in this process; nothing "
                  "converges sooner on this machine"))
     def late(attr: str, name: str, unit: str, scale: float, **extra: Any) -> Row:
@@ -901,21 +1067,42 @@ def make_rows(cfg: Config, cercle: Results, base: Results | None) -> list[Row]:
             values = getattr(result, attr) if result else None
             return statistics.median(values) * scale if values else None
 
+        extra.setdefault("base_text", skipped)
         return Row(name, median(cercle.late), unit, baseline=median(base.late if base else None),
-                   fmt="{:.0f}", base_text=skipped, **extra)
+                   fmt="{:.0f}", **extra)
 
+    written = (f"written by {cfg.writers} participants" if cfg.writers
+               else "written by its creator")
     rows += [
-        late("transfer", f"late joiner gets {cfg.late_items} items (connect→here)", "ms", ms,
-             target=500.0),
+        late("held", f"late joiner holds {cfg.late_items} items (connect→here)", "ms", ms,
+             target=500.0,
+             note=f"items {written}; Cercle: a joiner in the benchmark's process "
+                  "(tui.meeting.join), dial→first DocumentChanged; the baseline: "
+                  "its process's first line holding them all"),
+        late("returned", "  dial→join() returns (app shows it)", "ms", ms,
+             base_text=skipped or "—"),
         late("startup", "  joiner start-up (spawn→connect)", "ms", ms),
         late("synced_line", "  connect→'synced' line", "ms", ms,
-             note="Cercle prints 'synced' after 0.3 s without sync traffic, twice (before and "
-                  "after joining); the baseline as soon as find() has the document"),
+             note="Cercle's headless joiner prints nothing before 'synced', which waits for "
+                  "0.3 s without traffic twice (before and after joining); the baseline "
+                  "prints it as soon as find() has the document"),
         late("wire", "  bytes on the wire for the join", "KB", 1e-3),
         late("change_bytes", "bytes on the wire per small change", "B", 1.0,
              note=f"both directions, one link, median of {len(cercle.late.change_bytes)} "
-                  "changes (Automerge's sync alone: 2 messages, ~248 B)"),
+                  "changes; 438 B before signatures (README); Automerge's sync alone: "
+                  "2 messages, ~248 B"),
     ]
+    if cercle.signing is not None:
+        sign_us, verify_us, head_bytes = cercle.signing
+        rows += [
+            Row("  sign one change (in process)", sign_us, "µs", fmt="{:.0f}", base_text="—",
+                note="Ed25519 (cryptography); the author signs each change once"),
+            Row("  verify one change's signature", verify_us, "µs", fmt="{:.0f}",
+                base_text="—", note="every peer verifies every change it takes"),
+            Row("  bytes a signed head adds to a push", head_bytes, "B", fmt="{:.0f}",
+                base_text="—",
+                note="key 32 + hash 32 + signature 64 + msgpack framing; encrypted alike"),
+        ]
     idle, bidle = mesh.get("idle"), bmesh.get("idle")
     rows += [
         Row(f"idle CPU per peer, {cfg.burst_peers} peers (mean)",

@@ -10,12 +10,14 @@ Three measures, each beside a baseline measured in the same run:
    target: the same start with eight saved 3,000-item sessions at home (the
    home screen lists recent sessions) and the import time alone.
 2. Remote change to screen, with a session of 3,000 items: the app runs
-   headless (``App.run_test``) on a live session whose host ``SessionNode``
-   listens on 127.0.0.1; a second replica (``Session`` + ``SessionNode`` in
-   this process) adds an item. Timed from the peer's ``local_changed()`` to the
-   moment the app's item table holds the new row, and to the next frame the
-   app composes after it. Baseline: building the snapshot from scratch
-   (``SnapshotBuilder(doc)``) for the same document.
+   headless (``App.run_test``) on a live session hosted on 127.0.0.1 the way
+   the app hosts one (``tui.meeting.host``, by its creator); a participant
+   joins from this process (``tui.meeting.join``, with the code) and adds
+   items, each pushed signed, and verified, judged and applied by the host's
+   node. Timed from the peer's ``local_changed()`` to the moment the app's item
+   table holds the new row, and to the next frame the app composes after it.
+   Baseline: building the snapshot from scratch (``SnapshotBuilder(doc)``) for
+   the same document.
 3. Typing while 10 remote items per second arrive: keys go to the focused
    composer on a fixed clock (one every 50 ms), each timed from the moment it
    is pressed to the moment its character is in the ``Input``'s value. The
@@ -63,13 +65,11 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from automerge.core import Document  # noqa: E402
-
 from benchmarks.model_bench import build  # noqa: E402
 from model import sessionfile  # noqa: E402
 from model.session import Session  # noqa: E402
 from model.snapshot import SnapshotBuilder  # noqa: E402
-from sync.node import SessionNode  # noqa: E402
+from sync.events import NodeEvent  # noqa: E402
 
 LOOPBACK = "127.0.0.1"  # never any other address
 CODE = "271-828"
@@ -99,7 +99,7 @@ TYPED = "je retiens qu on peut poser un cadre sans etre autoritaire "
 
 # What the probe times in the app's process, and how the table names it.
 COSTS = [
-    ("receive", "host: receive_sync_message + snapshot refresh"),
+    ("receive", "host: Session.apply_changes (checked changes)"),
     ("render_all", "LiveScreen.render_all"),
     ("show", "  of which ItemBoard.show"),
     ("footer", "Footer.recompose (after refresh_bindings)*"),
@@ -109,6 +109,9 @@ COSTS = [
 ]
 
 T0 = time.monotonic()
+# An installed Cercle runs from compiled bytecode; a shell that forbids writing it (some
+# containers set this) would make every launch compile the whole program again.
+NO_BYTECODE = ("PYTHONDONTWRITEBYTECODE",)
 
 
 def say(text: str) -> None:
@@ -131,7 +134,7 @@ _ESCAPES = re.compile(
 
 def terminal_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LC_", "TEXTUAL", "LANG"))}
+           if not k.startswith(("LC_", "TEXTUAL", "LANG")) and k not in NO_BYTECODE}
     env.update(TERM="xterm-256color", COLORTERM="truecolor", LANG="C.UTF-8",
                CERCLE_HOME=str(home), COLUMNS=str(COLUMNS), LINES=str(LINES))
     return env
@@ -265,8 +268,9 @@ class Probe:
     when a row lands) and ``App._display`` (to see frames); and, to say where
     the event loop's time goes, ``LiveScreen.render_all``, the footer's
     ``recompose``, the screen's layout and repaint, the host replica's
-    ``receive_sync_message`` and ``sessionfile.save``. Nothing in the app's
-    code changes.
+    ``apply_changes`` (what its node applies once a change is verified and
+    judged; the snapshot is refreshed later, in ``render_all``) and
+    ``sessionfile.save``. Nothing in the app's code changes.
     """
 
     def __init__(self) -> None:
@@ -325,8 +329,7 @@ class Probe:
         self._patch(screen, "_refresh_layout", self._timed("layout", screen._refresh_layout))
         self._patch(screen, "_compositor_refresh",
                     self._timed("repaint", screen._compositor_refresh))
-        self._patch(host, "receive_sync_message",
-                    self._timed("receive", host.receive_sync_message))
+        self._patch(host, "apply_changes", self._timed("receive", host.apply_changes))
         original_save = sessionfile.save
         sessionfile.save = self._timed("save", original_save)
         self._undo.append(lambda: setattr(sessionfile, "save", original_save))
@@ -390,14 +393,17 @@ class Changes:
     costs: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
-async def measure_changes(host: Session, host_node: SessionNode, probe: Probe,
+async def measure_changes(host: Session, port: int, probe: Probe,
                           count: int, rng: random.Random) -> Changes:
-    peer = Session(Document.load(host.save()))  # a laptop that already holds the session
-    peer.join("Pair distant")
+    from tui.meeting import Target, join
+
     result = Changes()
-    async with SessionNode(peer, code=CODE, name="Pair distant", listen_host=LOOPBACK,
-                           accept_incoming=False) as peer_node:
-        peer_node.connect(LOOPBACK, host_node.port)
+    # A participant joins with the code, as a laptop in the room would: it gets the whole
+    # session from the host, then pushes its items signed.
+    meeting = await join(Target((LOOPBACK,), port), name="Pair distant", code=CODE,
+                         interface=LOOPBACK, remember=False, keep_file=False, timeout=60)
+    try:
+        peer, peer_node = meeting.session, meeting.node
         await until(lambda: peer.me in {p.id for p in host.snapshot.participants}
                     and peer_node.is_synced(), 30, "the in-process peer to join")
         await asyncio.sleep(0.3)  # let the join's repaint and save pass
@@ -419,6 +425,8 @@ async def measure_changes(host: Session, host_node: SessionNode, probe: Probe,
                     f"row, {result.to_frame[-1]:.0f} ms to the frame")
         await asyncio.sleep(0.3)  # the last change's save, so it is counted
         result.costs = {k: list(v) for k, v in probe.costs.items()}
+    finally:
+        await meeting.close()
     for _ in range(3):
         start = time.perf_counter()
         SnapshotBuilder(host.doc)
@@ -437,7 +445,8 @@ class HeadlessPeer:
     """
 
     def __init__(self, port: int, home: Path) -> None:
-        env = {**os.environ, "CERCLE_HOME": str(home)}
+        env = {**{k: v for k, v in os.environ.items() if k not in NO_BYTECODE},
+               "CERCLE_HOME": str(home)}
         self.errors = home / "stderr.txt"
         self._stderr = self.errors.open("w")
         self.proc = subprocess.Popen(
@@ -565,7 +574,7 @@ async def type_on_a_clock(app: Any, entry: Any, text: str, interval: float) -> T
     return Typing(latencies, lost, cpu_share)
 
 
-async def measure_typing(app: Any, host: Session, host_node: SessionNode, probe: Probe,
+async def measure_typing(app: Any, host: Session, port: int, probe: Probe,
                          home: Path, keys: int, rate: float) -> tuple[Typing, Typing]:
     from textual.widgets import Input
 
@@ -579,7 +588,7 @@ async def measure_typing(app: Any, host: Session, host_node: SessionNode, probe:
     quiet = await type_on_a_clock(app, entry, text, interval)
 
     peer_home = Path(tempfile.mkdtemp(prefix="cercle-tui-peer-"))
-    peer = HeadlessPeer(host_node.port, peer_home)
+    peer = HeadlessPeer(port, peer_home)
     try:
         say("typing: the headless peer joins (it receives the whole session)")
         for _ in range(600):
@@ -626,6 +635,7 @@ async def measure_interface(home: Path, host: Session, changes: int, keys: int,
     from textual.widgets import Footer
 
     from tui.app import make_app
+    from tui.meeting import host as host_meeting
     from tui.room import Room
     from tui.screens.live import LiveScreen
     from tui.widgets.item_board import ItemBoard
@@ -638,30 +648,36 @@ async def measure_interface(home: Path, host: Session, changes: int, keys: int,
 
     apps: list[Any] = []
 
-    def on_event(event: object) -> None:
+    def on_event(event: NodeEvent) -> None:
         if apps:
             apps[0]._on_node_event(event)
 
-    host_node = SessionNode(host, code=CODE, name="Animatrice", is_host=True,
-                            listen_host=LOOPBACK, save_path=path, on_event=on_event)
+    # Hosted as the app hosts it (its creator's laptop, which admits newcomers with the code).
+    meeting = await host_meeting(host, path, code=CODE, advertise=False, interface=LOOPBACK,
+                                 on_event=on_event)
+    host_node = meeting.node
     app = make_app(start="live", room=Room(host, node=host_node, path=path),
                    listen_host=LOOPBACK, advertise=False)
     apps.append(app)
     probe = Probe()
     rng = random.Random(11)
-    async with host_node, app.run_test(size=(COLUMNS, LINES)) as pilot:
-        await until(lambda: isinstance(app.screen, LiveScreen), 30, "the live screen")
-        await pilot.pause()
-        screen = app.screen
-        board = screen.query_one(ItemBoard)
-        probe.install(app, screen, board, screen.query_one(Footer), host)
-        try:
-            say(f"remote changes: {changes} items from an in-process peer")
-            change_result = await measure_changes(host, host_node, probe, changes, rng)
-            quiet, busy = await measure_typing(app, host, host_node, probe, home, keys,
-                                               rate)
-        finally:
-            probe.uninstall()
+    try:
+        async with app.run_test(size=(COLUMNS, LINES)) as pilot:
+            await until(lambda: isinstance(app.screen, LiveScreen), 30, "the live screen")
+            await pilot.pause()
+            screen = app.screen
+            board = screen.query_one(ItemBoard)
+            probe.install(app, screen, board, screen.query_one(Footer), host)
+            try:
+                say(f"remote changes: {changes} items from an in-process peer")
+                change_result = await measure_changes(host, host_node.port, probe, changes,
+                                                      rng)
+                quiet, busy = await measure_typing(app, host, host_node.port, probe, home,
+                                                   keys, rate)
+            finally:
+                probe.uninstall()
+    finally:
+        await meeting.close()
     leftover = host_node.running_tasks
     return Interface(len(host.snapshot.items), change_result, quiet, busy, leftover)
 
