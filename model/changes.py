@@ -325,37 +325,41 @@ class WriteRun(NamedTuple):
 
 
 class _Column:
-    """An RLE column read run by run, consumed op by op."""
+    """An RLE column read run by run, consumed op by op: ``value`` is the current run's
+    value and ``left`` how many ops still have it (0 once the column ended)."""
+
+    __slots__ = ("_at", "_runs", "left", "value")
 
     def __init__(self, data: bytes, kind: str) -> None:
         self._runs = _booleans(data) if kind == "bool" else _runs(data, kind)
         self._at = 0
-        self._left = self._runs[0][1] if self._runs else 0
+        self.value: int | bytes | None = self._runs[0][0] if self._runs else None
+        self.left = self._runs[0][1] if self._runs else 0
 
-    def current(self) -> tuple[int | bytes | None, int]:
-        """The current value and how many ops still have it (0 once the column ended)."""
-        if self._at >= len(self._runs):
-            return None, 0
-        return self._runs[self._at][0], self._left
+    def skip(self, count: int) -> None:
+        """Consume ``count`` values of the current run (``count`` ≤ ``left``)."""
+        self.left -= count
+        if not self.left:
+            self._at += 1
+            if self._at < len(self._runs):
+                self.value, self.left = self._runs[self._at]
+            else:
+                self.value = None
 
     def take(self, count: int) -> list[tuple[int | bytes | None, int]]:
-        """Consume ``count`` values; raises if the column has fewer."""
+        """Consume ``count`` values, across runs; raises if the column has fewer."""
         out = []
         while count:
-            if self._at >= len(self._runs):
+            if not self.left:
                 raise ChangeFormatError("an op column ends early")
-            value = self._runs[self._at][0]
-            step = min(count, self._left)
-            out.append((value, step))
+            step = min(count, self.left)
+            out.append((self.value, step))
             count -= step
-            self._left -= step
-            if not self._left:
-                self._at += 1
-                self._left = self._runs[self._at][1] if self._at < len(self._runs) else 0
+            self.skip(step)
         return out
 
     def remaining(self) -> int:
-        return self._left + sum(n for _, n in self._runs[self._at + 1:]) \
+        return self.left + sum(n for _, n in self._runs[self._at + 1:]) \
             if self._at < len(self._runs) else 0
 
 
@@ -411,17 +415,19 @@ def write_runs(change: DecodedChange) -> Iterator[WriteRun]:
     if any(column.remaining() > total for column in per_op):
         raise ChangeFormatError("op columns disagree on the number of ops")
     actors = change.actors
+    columns_of_op = (actions, *per_op)
     done = 0
     while done < total:
-        values = [column.current() for column in (actions, *per_op)]
-        step = min(n for _, n in values if n) if any(n for _, n in values) else 0
-        if step <= 0:
-            raise ChangeFormatError("malformed column run")
-        step = min(step, total - done)
-        (action, _), (a_idx, _), (ctr, _), (key, _), (group, _), _ = values
-        for column in (actions, *per_op):
-            if column.current()[1]:
-                column.take(step)
+        # The ops up to the next place where any column's value changes are one run.
+        step = total - done
+        for column in columns_of_op:
+            if 0 < column.left < step:
+                step = column.left
+        action, a_idx, ctr, key, group = (actions.value, obj_actor.value, obj_ctr.value,
+                                          keys.value, groups.value)
+        for column in columns_of_op:
+            if column.left:
+                column.skip(step)
         if not isinstance(action, int):
             raise ChangeFormatError("an op without an action")
         if a_idx is None or ctr is None:

@@ -250,9 +250,15 @@ class Session:
     def save(self) -> bytes:
         return self.doc.save()
 
-    def apply_changes(self, changes: Sequence[bytes]) -> set[bytes]:
+    def apply_changes(self, changes: Sequence[bytes],
+                      graph: Sequence[tuple[bytes, Sequence[bytes]]] = ()) -> set[bytes]:
         """Apply changes from peers, already checked (``sync`` proves and judges each one,
         and hands them over only once what they depend on is held); the hashes applied.
+
+        ``graph`` may give each change's hash and dependencies, as the caller decoded
+        them: when the document's heads after applying are the ones they predict, every
+        change was applied, and listing them from the document (a few milliseconds for a
+        change of a hundred items) is skipped.
 
         Nothing is rolled back: if the binding refuses one part-way (``ApplyFailed``),
         the ones it applied before it stay, as they were checked too. The snapshot is
@@ -266,8 +272,17 @@ class Session:
             if not (isinstance(exc, Exception) or is_rust_panic(exc)):
                 raise
             error = exc
-        applied = ({c.hash for c in self.doc.get_changes(before)}
-                   if self.doc.get_heads() != before else set())
+        after = self.doc.get_heads()
+        applied: set[bytes] = set()
+        if after != before:
+            predicted = set(before) | {change_hash for change_hash, _ in graph}
+            for _, deps in graph:
+                predicted.difference_update(deps)
+            if error is None and graph and len(graph) == len(changes) \
+                    and predicted == set(after):
+                applied = {change_hash for change_hash, _ in graph}
+            else:
+                applied = {c.hash for c in self.doc.get_changes(before)}
         if applied:
             self._stale = True
         if error is not None:

@@ -21,11 +21,13 @@ answered) depends on roles, and is checked when the document is read (``model.co
 nobody can overwrite or delete what someone else wrote.
 
 **Limits** (``Ledger``): a change is at most ``MAX_CHANGE_BYTES`` once inflated and
-``MAX_CHANGE_OPS`` ops, adds at most ``MAX_ITEMS_PER_CHANGE`` items; each author adds at
-most ``MAX_ITEMS_PER_AUTHOR`` items and ``MAX_BYTES_PER_AUTHOR`` bytes in the whole
-session. An author's totals are counted over its own changes in order, which every replica
-holds alike, so every replica refuses the same change (and, an author's changes forming a
-chain, everything that author writes after it). The creator's totals are not capped (the
+``MAX_CHANGE_OPS`` ops, adds at most ``MAX_ITEMS_PER_CHANGE`` items; each author holds at
+most ``MAX_ITEMS_PER_AUTHOR`` items at once (those it added less those it deleted: the
+keys under its prefix, which only it writes) and writes at most ``MAX_BYTES_PER_AUTHOR``
+bytes of changes in the whole session. An author's totals are counted over its own
+changes in order, which every replica holds alike, so every replica refuses the same
+change (and, an author's changes forming a chain, everything that author writes after
+it). The creator's totals are not capped (the
 facilitator's laptop scripts the session; a hostile creator owns the session anyway).
 
 How fast an author adds items (``MAX_ITEMS_PER_MINUTE``) is not judged here: a change
@@ -46,10 +48,8 @@ from model.authorship import parse_op_id
 from model.changes import (
     ACTION_DELETE,
     ROOT_OBJ,
-    ChangeFormatError,
     DecodedChange,
     ObjId,
-    decode_change,
     obj_id_of,
     write_runs,
 )
@@ -110,13 +110,14 @@ class WriteRules:
 
     def check(self, change: DecodedChange) -> int:
         """Raise ``Refused`` unless ``change`` keeps the rules and the per-change limits;
-        the number of items it adds."""
+        how it changes its author's count of items (those it adds less those it
+        deletes)."""
         author = change.actor
         if change.size > MAX_CHANGE_BYTES:
             raise Refused(author, f"a change of {change.size} bytes (at most "
                                   f"{MAX_CHANGE_BYTES})")
         own = author.hex()
-        ops = items = 0
+        ops = items = added = 0
         for run in write_runs(change):
             ops += run.size
             if ops > MAX_CHANGE_OPS:
@@ -138,10 +139,14 @@ class WriteRules:
             if run.action == ACTION_DELETE:
                 if not run.pred:
                     raise Refused(author, "deletes nothing")
+                if section == K_ITEMS:
+                    items -= run.size
             elif section == K_ITEMS:
                 if run.action != _MAKE_MAP:
                     raise Refused(author, "writes something other than an item in the items")
-                items += run.size
+                if not run.pred:  # a new key (over one of its own keys, the count stays)
+                    items += run.size
+                    added += run.size
             elif run.action != (_MAKE_LIST if section == K_CONTROL else _MAKE_MAP):
                 raise Refused(author, f"writes something else than its own {section} entry")
             if section == K_ITEMS:
@@ -149,8 +154,8 @@ class WriteRules:
                     raise Refused(author, "adds an item under a key that is not its own")
             elif key != own:
                 raise Refused(author, f"writes someone else's {section} entry")
-        if items > MAX_ITEMS_PER_CHANGE:
-            raise Refused(author, f"adds {items} items at once (at most {MAX_ITEMS_PER_CHANGE})")
+        if added > MAX_ITEMS_PER_CHANGE:
+            raise Refused(author, f"adds {added} items at once (at most {MAX_ITEMS_PER_CHANGE})")
         return items
 
 
@@ -271,25 +276,26 @@ class Ledger:
 
     @classmethod
     def of(cls, doc: Document, rules: WriteRules | None) -> Ledger:
-        """The ledger of everything ``doc`` holds (reads every change once; items are
-        counted for authors other than the creator, whose totals are not capped)."""
+        """The ledger of everything ``doc`` holds: every change's place (read once) and
+        each author's items (counted from the keys of the items map)."""
         ledger = cls(rules.creator if rules is not None else b"")
-        ledger.extend(doc.get_changes([]), rules)
+        ledger.extend(doc.get_changes([]))
+        ledger.count_items(doc)
         return ledger
 
-    def extend(self, changes: Iterable[StoredChange], rules: WriteRules | None) -> None:
-        """Record ``changes`` (the binding's changes of a document, in causal order)."""
+    def extend(self, changes: Iterable[StoredChange]) -> None:
+        """Record ``changes`` (the binding's changes of a document, in causal order); call
+        ``count_items`` after, for the items they added or deleted."""
         for change in changes:
-            author = change.actor_id
-            raw = change.raw_bytes
-            items = 0
-            if author != self.creator:
-                try:
-                    decoded = decode_change(raw, max_size=max(len(raw), 1))
-                except ChangeFormatError:
-                    decoded = None
-                if decoded is not None:
-                    items = sum(run.size for run in write_runs(decoded)
-                                if rules is not None and rules.shared.get(run.obj) == K_ITEMS
-                                and run.action == _MAKE_MAP)
-            self.record(author, change.seq, change.hash, size=len(raw), items=items)
+            self.record(change.actor_id, change.seq, change.hash, size=len(change.raw_bytes))
+
+    def count_items(self, doc: Document) -> None:
+        """Set each author's count of items from ``doc``: the keys under its prefix in the
+        items map, which only that author writes (``WriteRules``), so the count is what its
+        changes in order add up to, on every replica alike."""
+        entries = child(doc, ROOT, K_ITEMS, ObjType.Map)
+        held: dict[str, int] = {}
+        for key in doc.keys(entries) if entries is not None else ():
+            held[key[:ITEM_PREFIX]] = held.get(key[:ITEM_PREFIX], 0) + 1
+        for author, entry in self._authors.items():
+            entry.items = held.get(author.hex()[:ITEM_PREFIX], 0)

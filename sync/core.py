@@ -257,8 +257,10 @@ class MeshCore:
         return dict(self._admissions)
 
     def heads_blob(self) -> bytes:
-        """The latest signed head of every author, to keep beside the session file."""
-        return msgspec.msgpack.encode([(seq, head) for seq, head in self._heads.values()])
+        """The latest signed head of every other author, to keep beside the session file
+        (ours this laptop signs again whenever it needs to)."""
+        return msgspec.msgpack.encode([(seq, head) for actor, (seq, head) in self._heads.items()
+                                       if actor != self.me])
 
     # -- the session --------------------------------------------------------------------
     def _adopt(self, session: Session) -> None:
@@ -316,7 +318,8 @@ class MeshCore:
         if heads == self._seen:
             return
         try:
-            self.ledger.extend(session.doc.get_changes(self._seen), self._rules)
+            # Our own items are not counted here: no laptop judges its own changes.
+            self.ledger.extend(session.doc.get_changes(self._seen))
         except ValueError:  # out of step with the document: read it all again
             log.warning("the change ledger was out of step with the document; rebuilt")
             self.ledger = Ledger.of(session.doc, self._rules)
@@ -671,7 +674,8 @@ class MeshCore:
         else:
             before = self.session.doc.get_heads()
             self.session.merge(doc)
-            self.ledger.extend(self.session.doc.get_changes(before), self._rules)
+            self.ledger.extend(self.session.doc.get_changes(before))
+            self.ledger.count_items(self.session.doc)
             self._seen = self.session.doc.get_heads()
         for head in msg.heads:
             place = self.ledger.place(head.hash)
@@ -789,7 +793,8 @@ class MeshCore:
             return out
         panicked = False
         try:
-            applied = session.apply_changes([w.change.data for w in keep])
+            applied = session.apply_changes([w.change.data for w in keep],
+                                            [(w.change.hash, w.change.deps) for w in keep])
             error = ""
         except ApplyFailed as failed:
             applied, error = failed.applied, str(failed.error)

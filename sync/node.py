@@ -123,6 +123,7 @@ class SessionNode:
         self.gate = gate or AdmissionGate()
         self.slots = slots or HandshakeSlots()
         self._heads = heads
+        self._heads_kept = heads  # the signed heads last kept beside the file
         self._core: MeshCore | None = None
         if anchor is not None:
             self._core = self._new_core(anchor, session)
@@ -406,10 +407,13 @@ class SessionNode:
         except sessionfile.SessionFileError as exc:
             return str(exc)
         if self.on_saved is not None and core is not None:
-            try:
-                self.on_saved(core.heads_blob())
-            except Exception:
-                log.exception("keeping the signed heads failed")
+            blob = core.heads_blob()
+            if blob != self._heads_kept:  # a save of our own edits leaves them as they were
+                try:
+                    self.on_saved(blob)
+                    self._heads_kept = blob
+                except Exception:
+                    log.exception("keeping the signed heads failed")
         return None
 
     # -- links ------------------------------------------------------------------------------

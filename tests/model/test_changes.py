@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from automerge.core import ROOT, Document, ObjType, ScalarType
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,10 +13,12 @@ from model.binding import splice_text
 from model.changes import (
     ROOT_OBJ,
     ChangeFormatError,
+    decode_change,
     obj_id_of,
     parse_change,
     parse_runs,
 )
+from model.keys import Identity
 from model.session import ApplyFailed, Session
 from tests.replicas import replica_of, sync_pair
 
@@ -120,6 +123,37 @@ def test_applying_changes_says_which_were_applied(session: Session) -> None:
     assert applied == {c.hash for c in changes if c.actor_id == bob.actor}
     assert {i.text for i in session.snapshot.items} >= {"Pourquoi ?", "Parce que."}
     assert session.apply_changes(mine) == set()  # already held
+
+
+def test_the_applied_changes_are_named_from_their_graph_or_from_the_document(
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given each change's hash and dependencies, the heads after applying show that all
+    were applied, and the document is not asked again; when they do not (a dependency was
+    not there), the document says which were."""
+    heads = session.doc.get_heads()
+    bob = replica_of(session, "Bob")
+    bob.add_item("question", "Pourquoi ?")
+    bob.add_item("advice", "Parce que.")
+    mine = [c for c in bob.doc.get_changes(heads) if c.actor_id == bob.actor]
+    decoded = [decode_change(c.bytes, max_size=1 << 20) for c in mine]
+    graph = [(d.hash, d.deps) for d in decoded]
+    listed: list[object] = []
+    real = type(session.doc).get_changes
+
+    def counting(doc: object, since: object) -> object:
+        listed.append(since)
+        return real(doc, since)  # type: ignore[arg-type]
+
+    carl = Session(session.doc.fork(), identity=Identity.generate())
+    monkeypatch.setattr(type(session.doc), "get_changes", counting)
+    assert session.apply_changes([c.bytes for c in mine], graph) == {c.hash for c in mine}
+    assert listed == []  # the graph said it all
+    # Bob's joining and his second item, without his first: the second waits inside the
+    # binding, the heads are not the predicted ones, and the document tells what applied.
+    partial = [0, 2]
+    assert carl.apply_changes([mine[i].bytes for i in partial],
+                              [graph[i] for i in partial]) == {mine[0].hash}
+    assert listed
 
 
 def test_a_change_the_binding_refuses_keeps_what_came_before(session: Session) -> None:

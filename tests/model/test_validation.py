@@ -276,6 +276,44 @@ def test_a_change_depending_on_a_refused_one_is_left_out() -> None:
     assert skipped
 
 
+def test_an_author_counts_the_items_it_holds_alike_live_and_from_the_document(
+        session: tuple[Document, bytes, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are counted as the keys under the author's prefix (added less deleted): a
+    laptop that followed each change and one that counts a document it was given agree,
+    so both refuse the same next change."""
+    from model import validation
+
+    monkeypatch.setattr(validation, "MAX_ITEMS_PER_AUTHOR", 4)
+    doc, creator, member = session
+    rules = WriteRules.of(doc, creator)
+    live = Ledger.of(doc, rules)
+    doc.set_actor(member)
+    entries = child(doc, ROOT, "items", ObjType.Map)
+    keys = [member.hex()[:32] + f"{n:016x}" for n in range(4)]
+    with doc.transaction() as tx:
+        for key in keys:
+            tx.put_object(entries, key, ObjType.Map)
+    with doc.transaction() as tx:
+        tx.delete(entries, keys[0])
+        tx.delete(entries, keys[1])
+    deltas = []
+    for raw in (c.raw_bytes for c in doc.get_changes([]) if c.actor_id == member
+                and c.hash not in live.known):
+        change = decode_change(raw, max_size=BIG)
+        deltas.append(rules.check(change))
+        accepted, refused = live.judge([(change, deltas[-1])])
+        assert accepted and not refused
+        live.record_change(change, deltas[-1])
+    assert deltas == [4, -2]
+    given = Ledger.of(doc, rules)  # a joiner, from the document
+    other = Document.load(doc.save())
+    three, n = change_of(doc, member, 3, 0)  # 2 held + 3 > 4
+    two, m = change_of(other, member, 2, 0)  # or instead, 2 + 2 = 4: fine
+    for ledger in (live, given):
+        assert ledger.judge([(three, n)])[1][0][1].reason == "more than 4 items in the session"  # type: ignore[list-item]
+        assert ledger.judge([(two, m)])[0]  # type: ignore[list-item]
+
+
 # -- what a laptop refuses itself, so that no one else has to --------------------------------
 def test_a_long_run_of_adds_is_cut_into_changes_every_laptop_takes() -> None:
     from model.session import Session

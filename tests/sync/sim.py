@@ -90,7 +90,18 @@ class SimNet:
         person = member(name, self.anchor, self.host)
         return self._peer(person, None)
 
-    def _peer(self, person: Person, session: Session | None) -> SimPeer:
+    def restart(self, peer: SimPeer, *, heads: bytes = b"") -> SimPeer:
+        """``peer``'s laptop stops (its links cut) and starts again from its file, with the
+        signed heads it kept beside it (``heads``, as ``MeshCore.heads_blob`` gave them)."""
+        for other, _ in list(peer.links.values()):
+            self.cut(peer, other)
+        self.peers.remove(peer)
+        from automerge.core import Document
+
+        return self._peer(peer.person, session_of(peer.person, Document.load(
+            peer.session.save())), heads=heads)
+
+    def _peer(self, person: Person, session: Session | None, *, heads: bytes = b"") -> SimPeer:
         assert self.anchor is not None
         holder: list[SimPeer] = []
 
@@ -102,7 +113,7 @@ class SimNet:
         core = MeshCore(identity=person.identity, anchor=self.anchor,
                         admission=person.admission, session=session,
                         make_session=lambda doc: session_of(person, doc), save=save,
-                        wall_clock=lambda: WALL + self.now)
+                        heads=heads, wall_clock=lambda: WALL + self.now)
         peer = SimPeer(self, person, core)
         holder.append(peer)
         self.peers.append(peer)

@@ -251,11 +251,12 @@ def test_a_fault_in_the_binding_blames_nobody_and_the_change_comes_again() -> No
     real = carl.session.apply_changes
     failures: list[int] = []
 
-    def once(changes: Sequence[bytes]) -> set[bytes]:
+    def once(changes: Sequence[bytes], graph: Sequence[tuple[bytes, Sequence[bytes]]] = ()
+             ) -> set[bytes]:
         if not failures:
             failures.append(len(changes))
             raise ApplyFailed(set(), PanicException("MissingOps"))
-        return real(changes)
+        return real(changes, graph)
 
     carl.session.apply_changes = once  # type: ignore[method-assign]
     add(bob.session, "Une question ?")

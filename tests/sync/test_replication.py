@@ -3,6 +3,7 @@ sleeps): pushes, relays, the exchange, changes waiting for their dependencies, s
 
 from __future__ import annotations
 
+import pytest
 from automerge.core import ROOT, ObjType, ScalarType
 
 from model.reading import child
@@ -224,6 +225,33 @@ def test_a_member_back_after_a_restart_exchanges_only_what_it_lacks() -> None:
     answers = [e for _, _, e in net.delivered[before:] if isinstance(e, Changes) and e.answer]
     assert sum(len(a.changes) for a in answers) == 1
     assert not [e for _, _, e in net.delivered[before:] if isinstance(e, Document)]
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_signed_heads_kept_beside_the_file_let_a_restarted_laptop_pass_others_changes_on(
+        kept: bool) -> None:
+    """Bob holds Carl's latest changes when he restarts. With the signed heads he kept,
+    he can prove them to Dee, who missed them (Carl and Anne are away); without them, he
+    can pass on only his own. His own head is not kept: he signs his changes again."""
+    net, (anne, bob, carl) = room(3)
+    dee = joined(net, "Dee", anne, bob, carl)
+    for other in (anne, bob, carl):
+        net.cut(dee, other)
+    add(carl.session, "Carl, while Dee was away")
+    carl.changed()
+    add(bob.session, "Bob, while Dee was away")
+    bob.changed()
+    net.run(2)
+    blob = bob.core.heads_blob()
+    assert bob.person.actor not in blob and carl.person.actor in blob
+    bob = net.restart(bob, heads=blob if kept else b"")
+    net.cut(anne, carl)
+    for away in (anne, carl):
+        net.peers.remove(away)
+    net.link(dee, bob)
+    net.run(3)
+    assert "Bob, while Dee was away" in texts(dee.session)
+    assert ("Carl, while Dee was away" in texts(dee.session)) is kept
 
 
 def test_synced_means_linked_and_nothing_in_flight() -> None:
