@@ -364,9 +364,23 @@ class SnapshotBuilder:
         self._verified_events: VerifiedCache = {}
         self._admissions: dict[tuple[str, bytes, str], bool] = {}
         self.fallbacks = 0  # how often a refresh needed a diff (for tests and benchmarks)
+        # Read on first use: a laptop that only replicates a session (a joiner's node
+        # before its screen, a headless peer) never pays for reading every item.
+        self._snapshot: Snapshot | None = None
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The session as the document holds it at ``heads`` (read on first use)."""
+        if self._snapshot is None:
+            self._load()
+        assert self._snapshot is not None  # noqa: S101 - _load sets it
+        return self._snapshot
+
+    def _load(self) -> None:
+        self.heads = self.doc.get_heads()
         self._read_sections(set(_SECTIONS))
         self._read_all_items()
-        self.snapshot = self._assemble()
+        self._snapshot = self._assemble()
 
     # -- reading ----------------------------------------------------------
     def _own(self, objects: list[bytes], section: str, item_id: str | None = None) -> None:
@@ -688,6 +702,10 @@ class SnapshotBuilder:
     # -- public ---------------------------------------------------------
     def refresh(self) -> bool:
         """Bring the snapshot up to the document's heads; True when anything changed."""
+        if self._snapshot is None:  # never read: changed since it was made, as if read then
+            changed = self.doc.get_heads() != self.heads
+            self._load()
+            return changed
         heads = self.doc.get_heads()
         if heads == self.heads:
             return False
@@ -714,6 +732,6 @@ class SnapshotBuilder:
             else:
                 for item_id in dirty - item_ids:
                     self._place(item_id)
-        self.snapshot = self._assemble()
+        self._snapshot = self._assemble()
         return True
 

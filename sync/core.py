@@ -39,6 +39,7 @@ from automerge.core import Document as AmDocument
 
 from model.binding import is_rust_panic
 from model.changes import ChangeFormatError, DecodedChange, decode_change
+from model.founding import read_founding
 from model.keys import Identity, change_message, verify
 from model.session import ApplyFailed, Session
 from model.validation import (
@@ -210,7 +211,7 @@ class MeshCore:
         self._rules: WriteRules | None = None
         self.ledger = Ledger(anchor.creator)
         self._nonce = 0
-        self._arrivals: dict[bytes, deque[tuple[float, int]]] = {}  # author -> (when, items)
+        self._arrivals: dict[bytes, _Window] = {}  # author -> items of the last minute
         self._braked: dict[bytes, float] = {}  # author -> when the facilitator was last told
         if session is not None:
             self._adopt(session)
@@ -666,11 +667,9 @@ class MeshCore:
             if self.anchor.admits(cert.actor, cert.admission):
                 out += self._learn(cert.actor, cert.admission)
         if self.session is None:
-            session = self._make_session(doc)
-            info = session.snapshot.info
-            if info.id != self.anchor.session_id:
+            if read_founding(doc).session_id != self.anchor.session_id:
                 return self._violation(link, link.peer, "sent another session's document")
-            self._adopt(session)
+            self._adopt(self._make_session(doc))  # its items are read when first shown
         else:
             before = self.session.doc.get_heads()
             self.session.merge(doc)
@@ -754,11 +753,9 @@ class MeshCore:
         for author in {w.change.actor for w in entries if w.items}:
             if author == self.anchor.creator:
                 continue
-            window = self._arrivals.setdefault(author, deque())
-            window.append((now, sum(w.items for w in entries if w.change.actor == author)))
-            while window and window[0][0] <= now - 60.0:
-                window.popleft()
-            count = sum(items for _, items in window)
+            window = self._arrivals.setdefault(author, _Window())
+            window.add(now, sum(w.items for w in entries if w.change.actor == author))
+            count = window.total
             if count <= MAX_ITEMS_PER_MINUTE:
                 continue
             seconds = min(60.0, max(1.0, 60.0 * (count - MAX_ITEMS_PER_MINUTE)
@@ -881,6 +878,21 @@ class MeshCore:
             if other.peer.hex() == facilitator and other.peer != culprit:
                 out.append(Send(other.id, Report(about=culprit, reason=reason[:200])))
         return out
+
+
+class _Window:
+    """Items an author added in the last minute, as they arrived: a running total, so a
+    flood of small changes costs the same per change as a trickle."""
+
+    def __init__(self) -> None:
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def add(self, now: float, items: int) -> None:
+        self._arrivals.append((now, items))
+        self.total += items
+        while self._arrivals and self._arrivals[0][0] <= now - 60.0:
+            self.total -= self._arrivals.popleft()[1]
 
 
 T = TypeVar("T")

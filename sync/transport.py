@@ -266,7 +266,12 @@ class TcpNetwork:
 
     async def listen(self, host: str, port: int, accept: Accept) -> Listening:
         async def incoming(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await accept(TcpTransport(reader, writer))
+            try:
+                await accept(TcpTransport(reader, writer))
+            except asyncio.CancelledError:
+                # The node stopping ends this connection; asyncio's stream server would
+                # report a cancelled handler as an error (Python 3.11).
+                writer.close()
 
         return _TcpListening(await asyncio.start_server(incoming, host=host, port=port))
 

@@ -33,6 +33,7 @@ from sync.events import (
     DocumentChanged,
     HandshakeFailed,
     LinkProblem,
+    Misbehaviour,
     NodeEvent,
     PeersChanged,
     Saved,
@@ -141,6 +142,7 @@ class CercleApp(App[int]):
         self._online = 0  # peers linked at the last count: tells a lost connection
         self._tasks: set[asyncio.Task[None]] = set()
         self._junk_told: dict[str, float] = {}
+        self._refused_told: dict[str, float] = {}  # culprit -> when the host was last told
         self._stack = contextlib.AsyncExitStack()
         self.addresses: list[str] = []
 
@@ -201,6 +203,14 @@ class CercleApp(App[int]):
                 if now - self._junk_told.get(address, -60.0) >= 60.0:
                     self._junk_told[address] = now
                     self.notify(t("net.junk_from", address=address), severity="warning")
+            case Misbehaviour(culprit=culprit, reason=reason) if self._facilitating():
+                # Refused before it touched the session: said once a minute per person.
+                now = time.monotonic()
+                if now - self._refused_told.get(culprit, -60.0) >= 60.0:
+                    self._refused_told[culprit] = now
+                    name = self.room.snapshot.name_of(culprit) if self.room else culprit[:8]
+                    self.notify(t("net.refused_from", name=name, reason=reason[:120]),
+                                severity="warning", timeout=15)
             case LinkProblem():
                 pass  # reconnection is automatic; the roster shows who is offline
             case SaveFailed(message=message):

@@ -27,7 +27,7 @@ from model.keys import Identity
 from model.session import Session
 from sync.codes import InvalidCode, WeakCode, chosen_code, generate_code
 from sync.discovery import DEFAULT_LABEL, FoundSession, local_networks, order_for
-from sync.events import NodeEvent
+from sync.events import CodeChanged, NodeEvent
 from sync.fingerprint import fingerprint
 from sync.handshake import Anchor, Credentials
 from sync.node import SessionNode
@@ -146,6 +146,20 @@ def _heads_keeper(session_id: str) -> Callable[[bytes], None]:
     return keep
 
 
+def _code_keeper(session_id: str, meeting: Callable[[], Meeting | None],
+                 on_event: OnEvent | None) -> OnEvent:
+    """``on_event``, keeping each new join code (changed by hand, or by itself after
+    repeated wrong guesses) with the port, so a host restarted after a crash comes back
+    with the code the room was last given."""
+    def handle(event: NodeEvent) -> None:
+        current = meeting()
+        if isinstance(event, CodeChanged) and current is not None:
+            identity.remember_hosting(session_id, current.node.port, event.code)
+        if on_event is not None:
+            on_event(event)
+    return handle
+
+
 # -- hosting -------------------------------------------------------------------------------
 def _host_code(code: str | None, kept: str) -> str:
     """The code to host with: the one asked for (refused if weak), else the one kept from
@@ -197,6 +211,8 @@ async def host(
     code = _host_code(code, old_code)
     listen = listen_host or interface or "0.0.0.0"  # noqa: S104 - the room must reach us
     meeting: Meeting | None = None
+    if remember:
+        on_event = _code_keeper(info.id, lambda: meeting, on_event)
     for attempt in dict.fromkeys((port or old_port, 0)):  # the old port may be taken
         try:
             node = SessionNode(identity=session.identity, session=session, anchor=anchor,

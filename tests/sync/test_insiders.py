@@ -38,7 +38,7 @@ from sync.wire import (
     SignedHead,
 )
 from tests.sync.forge import change_hash, push, signed
-from tests.sync.people import add, texts
+from tests.sync.people import add, creator, texts
 from tests.sync.sim import SimNet, SimPeer
 from tests.sync.test_replication import joined
 
@@ -269,6 +269,23 @@ def test_a_fault_in_the_binding_blames_nobody_and_the_change_comes_again() -> No
     net.link(bob, carl)
     net.settle()
     assert "Une question ?" in texts(carl.session)
+
+
+def test_a_document_of_another_session_is_refused_by_a_newcomer() -> None:
+    """What a newcomer is given whole must be the session it was admitted to: the
+    session id its founding proves is checked before anything is adopted."""
+    net = SimNet()
+    anne = net.creator("Anne")
+    _, other, _ = creator("Anne", title="Une autre séance")
+    late = net.member("Late")
+    net.link(late, anne)
+    anne.send(late, Document(data=other.save(), heads=[], admissions=[]))  # before the real one
+    net.run(1)
+    assert any("another session" in e.reason for e in late.of(Misbehaviour)
+               if isinstance(e, Misbehaviour))
+    net.link(late, anne)
+    assert net.run(5, lambda: late.core.session is not None)
+    assert late.session.snapshot.info.id == anne.session.snapshot.info.id
 
 
 def test_two_versions_of_one_change_are_caught() -> None:

@@ -32,6 +32,12 @@ from tui.widgets.phase_header import PhaseHeader
 LOOP = ["127.0.0.1"]
 
 
+def change_hash_of(data: bytes) -> bytes:
+    from model.changes import decode_change
+
+    return decode_change(data, max_size=1 << 20).hash
+
+
 def loopback_app(**options: Any) -> CercleApp:
     """One laptop's app in English, on loopback only, never advertising; a join gives up
     after 3 s."""
@@ -438,6 +444,44 @@ async def test_facilitator_is_told_about_junk_connections() -> None:
         # waited for that close: all three are told or skipped by now.
         told = [n for n in app._notifications if "not Cercle" in str(n.message)]
         assert len(told) == 1
+
+
+async def test_the_facilitator_is_told_once_of_what_a_participant_s_laptop_was_refused() -> None:
+    """A modified client writes the session's root (to take it): the facilitator's app
+    refuses it before it touches the session and says so, once a minute, not per try."""
+    from automerge.core import ROOT, ScalarType
+
+    from model.keys import Identity, admission_message
+    from sync.handshake import Credentials, Initiator
+    from sync.link import Link, dial
+    from sync.transport import TcpTransport
+    from sync.wire import Hello
+    from tests.sync.forge import change_as, push, signed
+
+    app = loopback_app()
+    async with app.run_test() as pilot:
+        await host_session(pilot)
+        room, node = app.room, app.room.node  # type: ignore[union-attr]
+        assert room is not None and node is not None and node.anchor is not None
+        mallory = Identity.generate()
+        admission = room.session.identity.sign(admission_message(node.anchor.session_id,
+                                                                 mallory.actor))
+        transport = await TcpTransport.connect("127.0.0.1", node.port, 5.0)
+        outcome = await dial(transport, Initiator(anchor=node.anchor,
+                                                  credentials=Credentials(mallory, admission)))
+        link = Link(transport, outcome.channel, initiator=True, peer=outcome.peer)
+        link.send_nowait(Hello(version=4))
+        for attempt in range(2):
+            forged = change_as(room.session, mallory.actor, lambda tx, n=attempt: tx.put(
+                ROOT, "title", ScalarType.Str, f"Mallory's session {n}"))
+            link.send_nowait(push(forged, signed(mallory, node.anchor,
+                                                 change_hash_of(forged))))
+        told = lambda: [n for n in app._notifications if "refused" in str(n.message)]  # noqa: E731
+        await until(lambda: bool(told()), what="the refusal told")
+        assert "writes the root of the session" in str(told()[0].message)
+        assert room.snapshot.info.title == "Atelier"
+        await transport.close()
+        assert len(told()) == 1
 
 
 async def test_host_again_after_a_crash_keeps_port_and_code() -> None:

@@ -53,3 +53,24 @@ async def test_a_good_code_kept_from_last_time_is_hosted_again(tmp_path: Path) -
         assert meeting.node.code == "blue-heron-7"
     finally:
         await meeting.close()
+
+
+async def test_a_new_code_is_kept_so_a_restarted_host_comes_back_with_it(
+        tmp_path: Path) -> None:
+    """Changed by hand in the lobby, or by itself after repeated wrong codes: the code the
+    room was last given is the one a host restarted after a crash announces."""
+    session, path = _hostable(tmp_path)
+    session_id = session.snapshot.info.id
+    meeting = await host(session, path, advertise=False, interface="127.0.0.1")
+    try:
+        meeting.node.rotate_code("blue-heron-7")
+        assert identity.hosting(session_id) == (meeting.node.port, "blue-heron-7")
+        automatic = meeting.node.rotate_code(reason="guessing")
+        assert identity.hosting(session_id) == (meeting.node.port, automatic)
+    finally:
+        await meeting.close()
+    again = await host(session, path, advertise=False, interface="127.0.0.1")
+    try:
+        assert again.node.code == automatic
+    finally:
+        await again.close()

@@ -12,7 +12,6 @@ from textual.widgets import Button, Digits, Footer, Label, Static
 
 from sync.codes import generate_code
 from sync.fingerprint import fingerprint
-from tui import identity
 from tui.format import NAME_WIDTH, TITLE_WIDTH, line, plain
 from tui.i18n import t
 from tui.messages import LobbyClosed, PeersUpdated, SessionChanged
@@ -102,9 +101,7 @@ class LobbyScreen(CercleScreen):
 
     def action_rotate(self) -> None:
         if self.room.node is not None:
-            self.room.node.rotate_code(generate_code())
-            identity.remember_hosting(self.room.snapshot.info.id, self.room.node.port,
-                                      self.room.node.code)
+            self.room.node.rotate_code(generate_code())  # tui.meeting keeps it
             self.render_state()
             self.notify(t("lobby.rotated"))
 
