@@ -16,7 +16,7 @@ Three measures, each beside a baseline measured in the same run:
    items, each pushed signed, and verified, judged and applied by the host's
    node. Timed from the peer's ``local_changed()`` to the moment the app's item
    table holds the new row, and to the next frame the app composes after it.
-   Baseline: building the snapshot from scratch (``SnapshotBuilder(doc)``) for
+   Baseline: building the snapshot from scratch (``SnapshotBuilder(doc).snapshot``) for
    the same document.
 3. Typing while 10 remote items per second arrive: keys go to the focused
    composer on a fixed clock (one every 50 ms), each timed from the moment it
@@ -429,7 +429,7 @@ async def measure_changes(host: Session, port: int, probe: Probe,
         await meeting.close()
     for _ in range(3):
         start = time.perf_counter()
-        SnapshotBuilder(host.doc)
+        _ = SnapshotBuilder(host.doc).snapshot  # read on first use
         result.rebuild.append((time.perf_counter() - start) * 1000)
     return result
 
@@ -759,7 +759,8 @@ def main() -> None:
         ("  with 8 recent sessions", f"{ms(with_recent)} (median of {runs})", "",
          f"each of {args.items} items, {recent_kb:.0f} KB", None),
         ("remote change → row in table", f"p50 {ms(row_p50)}, p95 {ms(row_p95)}",
-         "p95 ≤ 50 ms", f"SnapshotBuilder(doc) {ms(rebuild)}", row_p95 <= CHANGE_TARGET_MS),
+         "p95 ≤ 50 ms", f"SnapshotBuilder(doc).snapshot {ms(rebuild)}",
+         row_p95 <= CHANGE_TARGET_MS),
         ("remote change → next frame", f"p50 {ms(frame_p50)}, p95 {ms(frame_p95)}", "", "",
          None),
         (f"typing, {rate:.0f} remote items/s", typing(busy), "p99 ≤ 50 ms, 0 lost",
