@@ -7,14 +7,13 @@ scenario fails, the report gains a section "network lab: who holds what"
 with every peer's items, digest, peers and phase.
 
 ``figure(name, value)`` records a measured figure; the run ends with a table
-of them (and writes them as JSON to ``$CERCLE_LAB_FIGURES`` when set), which
-is where ``docs/reliability.md`` takes its numbers from.
+of them (and writes them as JSON to ``$CERCLE_LAB_FIGURES`` when set, see
+``tests/conftest.py``), which is where ``docs/reliability.md`` takes its numbers
+from.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from tests.lab import netlab
 from tests.lab.peers import Lab
 
 LABS = pytest.StashKey[list[Lab]]()
-FIGURES: list[tuple[str, str, str]] = []
 
 
 @pytest.fixture
@@ -54,7 +52,9 @@ def figure(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
     scenario = request.node.name.removeprefix("test_")
 
     def record(name: str, value: object) -> None:
-        FIGURES.append((scenario, name, str(value)))
+        # Carried on the test's report, so that the run's end (tests/conftest.py) lists it
+        # also when the tests run in worker processes (pytest-xdist).
+        request.node.user_properties.append(("lab-figure", (scenario, name, str(value))))
 
     return record
 
@@ -71,15 +71,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         except Exception as exc:  # the report must never hide the failure itself
             text = f"(could not describe the lab: {exc!r})"
         report.sections.append(("network lab: who holds what", text))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not FIGURES:
-        return
-    terminalreporter.section("network lab figures")
-    width = max(len(s) + len(n) for s, n, _ in FIGURES) + 3
-    for scenario, name, value in FIGURES:
-        terminalreporter.write_line(f"{scenario} / {name}".ljust(width) + f"  {value}")
-    target = os.environ.get("CERCLE_LAB_FIGURES")
-    if target:
-        Path(target).write_text(json.dumps(FIGURES, indent=1, ensure_ascii=False) + "\n")

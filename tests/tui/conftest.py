@@ -15,6 +15,13 @@ def _no_system_language(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_chosen() -> None:
+    """The language is process-wide: each test starts in English, whatever the test
+    before it in this process chose (tests run in several processes, in any order)."""
+    i18n.set_language("en")
+
+
+@pytest.fixture(autouse=True)
 def _full_symbols(monkeypatch: pytest.MonkeyPatch) -> None:
     """Screens draw the full symbol set (🎤 ✋ ⏸ ...), whatever terminal runs the tests:
     snapshots taken in Terminal.app or a Windows console look the same as anywhere.

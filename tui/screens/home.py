@@ -8,7 +8,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from model import sessionfile
@@ -19,6 +19,7 @@ from tui.messages import HostFormRequested, JoinFormRequested, LanguageToggled, 
 from tui.paths import sessions_dir
 from tui.platform import parse_user_path
 from tui.screens.base import CercleScreen
+from tui.widgets.footer import Footer
 
 
 def _saved_at(path: Path) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
 from sync.discovery import DEFAULT_LABEL, MAX_LABEL_BYTES
@@ -17,6 +17,7 @@ from tui.i18n import language, t
 from tui.messages import HostRequested
 from tui.platform import parse_user_path
 from tui.screens.base import CercleScreen
+from tui.widgets.footer import Footer
 
 
 def default_label(name: str) -> str:

@@ -17,7 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from sync.discovery import Browser, FoundSession
@@ -26,6 +26,7 @@ from tui.i18n import t
 from tui.messages import JoinRequested
 from tui.screens.base import CercleScreen
 from tui.symbols import current as symbols
+from tui.widgets.footer import Footer
 
 NOTHING_FOUND_AFTER = 5.0  # seconds of finding nothing before saying what may be wrong
 

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from model import rules
 from model.snapshot import Snapshot
@@ -28,6 +28,7 @@ from tui.screens.floor import FloorDialog, PlanDialog
 from tui.screens.follow_up import FollowUp
 from tui.screens.next_meeting import NextMeetingDialog
 from tui.widgets.composer import Composer
+from tui.widgets.footer import Footer
 from tui.widgets.item_board import ItemBoard
 from tui.widgets.phase_header import PhaseHeader
 from tui.widgets.roster import Roster

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Horizontal, Vertical
-from textual.widgets import Button, Digits, Footer, Label, Static
+from textual.widgets import Button, Digits, Label, Static
 
 from sync.codes import generate_code
 from sync.fingerprint import fingerprint
@@ -17,6 +17,7 @@ from tui.i18n import t
 from tui.messages import LobbyClosed, PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens.base import CercleScreen
+from tui.widgets.footer import Footer
 
 
 class LobbyScreen(CercleScreen):

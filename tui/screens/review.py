@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from model.records import Evaluation
@@ -32,6 +32,7 @@ from tui.i18n import language, t
 from tui.messages import ExportRequested, ResumeRequested
 from tui.room import Room
 from tui.screens.base import CercleScreen
+from tui.widgets.footer import Footer
 
 # Everything on these pages was written in the session, on some laptop: each value is
 # one plain line (``Text.append`` of a str never reads markup), cut to a sensible width.
