@@ -102,7 +102,12 @@ class AdmissionGate:
             self._tokens -= 1.0
             self._busy.add(address)
             return 0.0
-        wait = 1.0 if self._tokens >= 1.0 else max(1.0, (1.0 - self._tokens) / self.rate)
+        if self._tokens >= 1.0 or self._busy:
+            # A token is free, or an attempt under way may give its token back (a right
+            # code does): a room joining at once is not sent away for a whole refill.
+            wait = 1.0
+        else:
+            wait = max(1.0, (1.0 - self._tokens) / self.rate)
         self._waiting[address] = (arrived, now + wait + GRACE)
         return wait
 

@@ -72,6 +72,35 @@ def test_a_busy_gate_says_when_to_come_back() -> None:
     assert gate.request("b", 10.0) == 0.0
 
 
+def test_a_room_joining_at_once_is_in_within_seconds() -> None:
+    """Twelve people type the right code at the same moment. Only three attempts run at
+    once, but each right code gives its token back: the others are told to come back in a
+    second, not after a refill of ten seconds each."""
+    gate = AdmissionGate(burst=3, per_minute=6.0)
+    people = {f"10.0.0.{i}": 0.0 for i in range(12)}  # address -> when it asks next
+    joined: dict[str, float] = {}
+    running: dict[str, float] = {}  # address -> when its handshake ends (0.3 s each)
+    now = 0.0
+    while len(joined) < len(people) and now < 120.0:
+        for ip, end in list(running.items()):
+            if now >= end:
+                gate.finished(ip, now, "right")
+                joined[ip] = now
+                del running[ip]
+        for ip, back in people.items():
+            if ip in joined or ip in running or now < back:
+                continue
+            wait = gate.request(ip, now)
+            if wait == 0.0:
+                running[ip] = now + 0.3
+            else:
+                people[ip] = now + wait
+        now = round(now + 0.05, 2)
+    assert len(joined) == 12
+    assert max(joined.values()) <= 5.0, sorted(joined.values())
+    assert gate.wrong_total == 0
+
+
 def test_a_guesser_cannot_keep_a_newcomer_out() -> None:
     """A guesser from five addresses tries as fast as it can; a newcomer who comes back when
     told gets in after at most one attempt per guessing address, not after all of them."""
