@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Digits, Input, Select, Static
+from textual.widgets import Digits, Input, OptionList, Select, Static
 
 from model import sessionfile
 from model.protocols import builtin_protocols
@@ -17,7 +19,7 @@ from tests.conftest import open_to_all
 from tests.sync.mesh import until
 from tui.app import CercleApp, HostChoices, make_app
 from tui.messages import JoinFormRequested, SessionChanged
-from tui.paths import exports_dir
+from tui.paths import exports_dir, sessions_dir
 from tui.room import Room
 from tui.screens.dialogs import Confirm
 from tui.screens.home import HomeScreen
@@ -282,6 +284,44 @@ async def test_listening_phase_disables_the_composer() -> None:
         await pilot.pause()
         entry = app.screen.query_one("#composer #text", Input)
         assert entry.disabled and "listening" in entry.placeholder
+
+
+async def test_an_ended_session_says_so_in_the_composer() -> None:
+    """Once the facilitator ends the session nothing more is added, and the text box says
+    why (not that the phase is for listening)."""
+    session = Session.create(title="T", protocol=builtin_protocols()["codev"], name="Anne")
+    session.start()
+    for _ in range(5):
+        session.advance()  # the learnings: everyone writes
+    session.end()
+    app = loopback_app(start="live", room=Room(session))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        entry = app.screen.query_one("#composer #text", Input)
+        assert entry.disabled and "ended" in entry.placeholder
+        assert "listening" not in entry.placeholder
+
+
+async def test_enter_on_the_recent_sessions_opens_the_latest() -> None:
+    """Tab to the list of recent sessions, Enter: the latest opens for review (no arrow
+    key needed first)."""
+    older = Session.create(title="Older meeting", protocol=builtin_protocols()["codev"],
+                           name="Anne")
+    sessionfile.save(sessions_dir() / "older.cercle", older.doc)
+    latest = Session.create(title="Latest meeting", protocol=builtin_protocols()["codev"],
+                            name="Anne")
+    path = sessions_dir() / "latest.cercle"
+    sessionfile.save(path, latest.doc)
+    os.utime(path, (time.time() + 60, time.time() + 60))
+    app = loopback_app()
+    async with app.run_test() as pilot:
+        recent = app.screen.query_one("#recent", OptionList)
+        await until(lambda: recent.option_count == 2, what="the recent sessions")
+        recent.focus()
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.room.snapshot.info.title == "Latest meeting"
 
 
 async def test_language_switch_on_home() -> None:

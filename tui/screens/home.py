@@ -90,6 +90,8 @@ class HomeScreen(CercleScreen):
             recent.add_option(Option(
                 plain(f"{line(title, TITLE_WIDTH)}  ·  {day_and_time(saved * 1000)}"),
                 id=str(path)))
+        if found:
+            recent.highlighted = 0  # the latest: Enter opens it, no arrow key first
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         match event.button.id:

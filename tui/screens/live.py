@@ -136,7 +136,7 @@ class LiveScreen(CercleScreen):
                 board.focus_kind(phase.kinds[0])
         kinds = [] if self.room.read_only else list(rules.addable_kinds(snap, self.room.me))
         composer = self.query_one(Composer)
-        composer.allow(kinds)
+        composer.allow(kinds, ended=rules.ended(snap))
         roles = self.room.my_roles
         composer.speakers([(p.name, p.id) for p in snap.participants if p.id != self.room.me]
                           if "scribe" in roles and kinds else None)

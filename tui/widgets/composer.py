@@ -45,8 +45,8 @@ class Composer(Horizontal):
             if current in {pid for _, pid in people}:
                 select.value = current
 
-    def allow(self, kinds: list[str]) -> None:
-        """Offer ``kinds``; with none, the phase is for listening."""
+    def allow(self, kinds: list[str], *, ended: bool = False) -> None:
+        """Offer ``kinds``; with none, the phase is for listening (or the session ended)."""
         select = self.query_one("#kind", Select)
         entry = self.query_one("#text", Input)
         current = select.value
@@ -65,7 +65,8 @@ class Composer(Horizontal):
         if kinds and getattr(self, "_give_back_focus", False):
             self._give_back_focus = False
             self.call_after_refresh(entry.focus)
-        entry.placeholder = t("composer.placeholder") if kinds else t("composer.listen")
+        entry.placeholder = t("composer.placeholder") if kinds else \
+            t("composer.ended") if ended else t("composer.listen")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
