@@ -324,6 +324,30 @@ async def test_enter_on_the_recent_sessions_opens_the_latest() -> None:
         assert app.screen.room.snapshot.info.title == "Latest meeting"
 
 
+async def test_the_next_meeting_starts_from_a_recent_session_or_its_review() -> None:
+    """Nothing typed in the path field: "Next meeting" continues the recent session
+    highlighted; from the review of a session, F6 does the same."""
+    last = Session.create(title="November", protocol=builtin_protocols()["codev"],
+                          name="Anne")
+    path = sessions_dir() / "november.cercle"
+    sessionfile.save(path, last.doc)
+    app = loopback_app()
+    async with app.run_test() as pilot:
+        recent = app.screen.query_one("#recent", OptionList)
+        await until(lambda: recent.option_count == 1, what="the recent session")
+        await pilot.click("#continue")
+        await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
+        assert app.screen.continue_from == path
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, HomeScreen), what="home")
+        recent.focus()
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        await pilot.press("f6")
+        await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
+        assert app.screen.continue_from == path
+
+
 async def test_language_switch_on_home() -> None:
     app = loopback_app()
     async with app.run_test() as pilot:

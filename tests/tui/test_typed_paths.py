@@ -90,7 +90,7 @@ async def test_nothing_typed_is_said() -> None:
         await pilot.click("#continue")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        assert "Type the path of a .cercle file first." in notices(app)
+        assert "Type the path of a .cercle file, or choose a recent session." in notices(app)
 
 
 async def test_next_meeting_of_a_dropped_file(past: Path) -> None:

@@ -115,9 +115,14 @@ class HomeScreen(CercleScreen):
 
     def _typed_path(self) -> Path | None:
         """The session file in the path field, as people type, paste or drop it (quoted,
-        escaped, a file:// URL, ~); None, said, when it names no file."""
+        escaped, a file:// URL, ~), else the recent session highlighted; None, said, when
+        it names no file."""
+        typed = self.query_one("#path", Input).value
+        recent = self.query_one("#recent", OptionList).highlighted_option
+        if not typed.strip() and recent is not None and recent.id:
+            return Path(recent.id)
         try:
-            path = parse_user_path(self.query_one("#path", Input).value)
+            path = parse_user_path(typed)
         except ValueError:
             self.notify(t("home.give_path"), severity="warning")
             return None

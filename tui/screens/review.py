@@ -29,7 +29,7 @@ from tui.format import (
     status_text,
 )
 from tui.i18n import language, t
-from tui.messages import ExportRequested, ResumeRequested
+from tui.messages import ExportRequested, HostFormRequested, ResumeRequested
 from tui.room import Room
 from tui.screens.base import CercleScreen
 from tui.widgets.footer import Footer
@@ -145,6 +145,7 @@ class ReviewScreen(CercleScreen):
     BINDINGS = [
         Binding("ctrl+e", "export", "key.export"),
         Binding("f5", "host_again", "key.host_again"),
+        Binding("f6", "next_meeting", "key.continue_group"),
         Binding("escape", "back", "key.back_home"),
     ]
 
@@ -226,6 +227,12 @@ class ReviewScreen(CercleScreen):
         """Open this session on the network again (a facilitator back after a crash)."""
         if self.room.path is not None:
             self.post_message(ResumeRequested(self.room.path))
+
+    def action_next_meeting(self) -> None:
+        """Start the group's next meeting from this one (its first round: the follow-up of
+        the open actions)."""
+        if self.room.path is not None:
+            self.post_message(HostFormRequested(continue_from=self.room.path))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
