@@ -86,7 +86,7 @@ class HostChoices:
     protocol: str = ""  # a built-in key or a TOML file
     code: str = ""
     port: int = 0
-    label: str = ""  # "" announces the group's name, or "Cercle · <facilitator>"
+    label: str = ""  # "" announces the label kept for the group, or "Cercle · <facilitator>"
 
 
 class CercleApp(App[int]):
@@ -312,8 +312,8 @@ class CercleApp(App[int]):
 
     async def _open(self, session: Session, path: Path, label: str = "") -> None:
         """Open ``session`` on the network (``tui.meeting.host``), announced as ``label``
-        (else as the command line said, else ``tui.meeting.default_label``), and show
-        the lobby.
+        (else as the command line said, else as last time for its group, else
+        ``tui.meeting.default_label``), and show the lobby.
 
         A session hosted before from this computer keeps its port and join code, so
         the laptops already in it find it again by themselves; what the command line

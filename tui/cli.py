@@ -361,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="Facilitator", help="your name")
     p.add_argument("--label", default="",
                    help="public label shown to people looking for sessions (no content; "
-                        "default: the group's name, or 'Cercle · <your name>')")
+                        "default: the label of the group's last meeting, or "
+                        "'Cercle · <your name>')")
     p.add_argument("--no-advertise", action="store_true",
                    help="do not announce the session on the network (join by address only)")
     p.add_argument("--continue", dest="continue_from", metavar="FILE",

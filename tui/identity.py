@@ -73,6 +73,10 @@ def _hosting_store() -> Path:
     return data_dir() / "hosting.json"
 
 
+def _labels_store() -> Path:
+    return data_dir() / "labels.json"
+
+
 def identity_for(session_id: str) -> Identity | None:
     """The key this computer used in ``session_id``, if it kept one."""
     path = _key_file(session_id)
@@ -188,3 +192,16 @@ def hosting(session_id: str) -> tuple[int, str] | None:
 def remember_hosting(session_id: str, port: int, code: str) -> None:
     """Keep the port and code, so a host restarted after a crash is found again by its peers."""
     _write(_hosting_store(), session_id, {"port": port, "code": code})
+
+
+def kept_label(group_id: str) -> str:
+    """The label this computer last announced ``group_id``'s sessions with ("" if none):
+    the facilitator chose it to be public, and the group's next meeting keeps it."""
+    label = _read(_labels_store()).get(group_id)
+    return label if isinstance(label, str) else ""
+
+
+def remember_label(group_id: str, label: str) -> None:
+    """Keep the label a group's session was announced with, for its next meeting."""
+    if label:
+        _write(_labels_store(), group_id, label)

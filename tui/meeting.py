@@ -23,6 +23,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from model import sessionfile
+from model.continuation import group_of
 from model.keys import Identity
 from model.session import Session
 from sync.codes import InvalidCode, WeakCode, chosen_code, generate_code
@@ -103,6 +104,7 @@ class Meeting:
     path: Path | None
     addresses: list[str] = field(default_factory=list)  # where we listen, best first
     advertiser: Any = None
+    label: str = ""  # what the session is announced as (public)
     warnings: list[str] = field(default_factory=list)  # for the person (no discovery...)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -232,8 +234,12 @@ async def host(
     if meeting is None:
         raise MeetingError("cannot listen for the others on this computer (no free port?)",
                            "listen")
+    group = group_of(session.snapshot).id
+    label = label or (identity.kept_label(group) if remember else "") or default_label(session)
+    meeting.label = label
     if remember:
         identity.remember_hosting(info.id, meeting.node.port, meeting.node.code)
+        identity.remember_label(group, label)
     meeting.addresses = [interface] if interface else _addresses()
     if advertise:
         from sync.discovery import Advertiser
@@ -241,7 +247,7 @@ async def host(
         try:
             meeting.advertiser = await meeting._stack.enter_async_context(Advertiser(
                 tag=anchor.tag, port=meeting.node.port, people=1,  # the host is in
-                label=label or default_label(session), addresses=meeting.addresses,
+                label=label, addresses=meeting.addresses,
                 interfaces=[interface] if interface else None))
         except Exception as exc:  # no multicast here: joining by link still works
             meeting.warnings.append(f"the session is not announced on the network ({exc}); "
@@ -251,12 +257,11 @@ async def host(
 
 
 def default_label(session: Session) -> str:
-    """What a session is announced as when the facilitator gave no label: the group's name,
-    else the facilitator's, so two groups in one building are told apart."""
+    """What a session is announced as when the facilitator gave no label and none is kept
+    for its group: "Cercle · " and the facilitator's name, so two groups in one building
+    are told apart. Never the group's name: it defaults to the first session's title, which
+    may say something about a case, and a label is public."""
     snap = session.snapshot
-    group = snap.info.group.name
-    if group and group != snap.info.title:
-        return group
     return f"{DEFAULT_LABEL} · {snap.name_of(snap.control.roles.facilitator)}"
 
 

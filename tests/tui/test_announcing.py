@@ -10,12 +10,14 @@ from typing import Any
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 
+from model import sessionfile
+from model.continuation import group_of
 from model.protocols import builtin_protocols
 from model.session import Session
 from sync.fingerprint import fingerprint
 from tests.sync.mesh import until
 from tests.tui.test_flows import host_session, loopback_app, type_into
-from tui import meeting
+from tui import identity, meeting
 from tui.app import HostChoices, make_app
 from tui.messages import HostRequested
 from tui.screens.host import HostScreen, default_label
@@ -58,6 +60,24 @@ async def test_the_command_line_label_fills_the_form() -> None:
         await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
         await type_into(pilot, "#name", "Bea")
         assert label_field(app).value == "Salle 3"
+
+
+async def test_the_groups_next_meeting_fills_in_the_label_it_had(tmp_path: Path) -> None:
+    """Starting the next meeting of a group this computer announced before: the form says
+    which meeting it follows, by its title, and offers the label the group had."""
+    last = Session.create(title="Le cas de Sophie", protocol=builtin_protocols()["codev"],
+                          name="Anne")
+    path = tmp_path / "sophie.cercle"
+    sessionfile.save(path, last.doc)
+    identity.remember_label(group_of(last.snapshot).id, "Codev Lyon")  # hosted before
+    app = loopback_app(start="host", name="Anne", continue_from=path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, HostScreen), what="the host form")
+        await until(lambda: label_field(app).value == "Codev Lyon", what="the kept label")
+        note = str(app.screen.query_one("#continuing", Static).render())
+        assert "“Le cas de Sophie”" in note and "sophie.cercle" not in note
+        await type_into(pilot, "#name", "Anne Martin")
+        assert label_field(app).value == "Codev Lyon"  # not the name's default
 
 
 async def test_the_label_goes_with_the_request() -> None:

@@ -74,3 +74,46 @@ async def test_a_new_code_is_kept_so_a_restarted_host_comes_back_with_it(
         assert again.node.code == automatic
     finally:
         await again.close()
+
+
+# -- the label -------------------------------------------------------------------------------
+async def test_a_session_is_announced_as_cercle_and_its_facilitator_by_default(
+        tmp_path: Path) -> None:
+    """Never the group's name, which defaults to the first session's title (a case, maybe):
+    a label is public."""
+    session = Session.create(title="Le cas de Sophie", protocol=builtin_protocols()["codev"],
+                             name="Anne", identity=Identity.generate())
+    path = tmp_path / "sophie.cercle"
+    sessionfile.save(path, session.doc)  # (this computer never announced the group)
+    nxt = Session.continue_from(path, name="Anne", identity=Identity.generate())
+    assert nxt.snapshot.info.group.name == "Le cas de Sophie"
+    path2 = tmp_path / "next.cercle"
+    sessionfile.save(path2, nxt.doc)
+    meeting = await host(nxt, path2, advertise=False, interface="127.0.0.1")
+    try:
+        assert meeting.label == "Cercle · Anne"
+    finally:
+        await meeting.close()
+
+
+async def test_the_groups_next_meeting_is_announced_as_the_last_one_was(
+        tmp_path: Path) -> None:
+    session, path = _hostable(tmp_path)
+    meeting = await host(session, path, label="Codev Lyon", advertise=False,
+                         interface="127.0.0.1")
+    await meeting.close()
+    nxt = Session.continue_from(path, name="Anne", identity=Identity.generate())
+    path2 = tmp_path / "next.cercle"
+    sessionfile.save(path2, nxt.doc)
+    meeting = await host(nxt, path2, advertise=False, interface="127.0.0.1")
+    try:
+        assert meeting.label == "Codev Lyon"  # kept for the group, from this computer
+    finally:
+        await meeting.close()
+    meeting = await host(nxt, path2, label="Codev Lyon, salle 2", advertise=False,
+                         interface="127.0.0.1")
+    try:
+        assert meeting.label == "Codev Lyon, salle 2"  # what is asked for wins, and is kept
+        assert identity.kept_label(nxt.snapshot.info.group.id) == "Codev Lyon, salle 2"
+    finally:
+        await meeting.close()

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
+from model import sessionfile
+from model.continuation import group_of
 from model.protocols import DEFAULT_PROTOCOL, ProtocolError, builtin_protocols, load_protocol
+from model.session import Session
 from sync.discovery import DEFAULT_LABEL, MAX_LABEL_BYTES
+from tui import identity
 from tui.format import line, plain
 from tui.i18n import language, t
 from tui.messages import HostRequested
@@ -75,6 +80,28 @@ class HostScreen(CercleScreen):
     def on_mount(self) -> None:
         self.query_one("#title", Input).focus()
         self._describe(self.protocol)
+        if self.continue_from is not None:
+            self._read_previous(self.continue_from)
+
+    @work(thread=True, exclusive=True, group="previous")
+    def _read_previous(self, path: Path) -> None:
+        """The previous meeting's title, and the label its group was last announced with
+        from this computer (a file takes a moment to read: after the first paint)."""
+        try:
+            snap = Session(sessionfile.load(path).doc).snapshot
+        except sessionfile.SessionFileError:
+            return  # said when the session is started from it
+        self.app.call_from_thread(self._previous_read, snap.info.title,
+                                  identity.kept_label(group_of(snap).id))
+
+    def _previous_read(self, title: str, label: str) -> None:
+        # A title is whoever created the session's text: plain, one line.
+        self.query_one("#continuing", Static).update(
+            plain(t("host.continuing", file=f"« {line(title, 60)} »"
+                    if language() == "fr" else f"“{line(title, 60)}”")))
+        field = self.query_one("#label", Input)
+        if label and not self.label and field.value in (default_label(self._last_name), ""):
+            field.value = line(label, MAX_LABEL_BYTES)
 
     def _describe(self, key: str) -> None:
         proto = builtin_protocols().get(key)
