@@ -226,7 +226,7 @@ def _item_line(snap: Snapshot, item: Item, lab: dict[str, str]) -> str:
         if item.origin is not None:
             extras.append(f"{lab['from']} “{item.origin.title}” {_day(item.origin.created)}")
     suffix = f" ({', '.join(extras)})" if extras else ""
-    author = "" if item.anonymous else f" — {snap.name_of(item.speaker)}"
+    author = "" if item.anonymous else f" — {snap.author_name(item)}"
     return f"{text}{author}{suffix}"
 
 

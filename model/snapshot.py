@@ -163,8 +163,14 @@ class Snapshot(msgspec.Struct, frozen=True):
         return kind in self.info.anonymous_kinds
 
     def author_name(self, item: Item) -> str:
-        """The speaker's display name; "" for an anonymous item."""
-        return "" if item.anonymous else self.name_of(item.speaker)
+        """The speaker's display name; "" for an anonymous item. An action carried over
+        from an earlier meeting is its owner's: the creator's laptop only copied it into
+        this session."""
+        if item.anonymous:
+            return ""
+        if item.origin is not None:
+            return self.owner_label(item)
+        return self.name_of(item.speaker)
 
     # -- the group across sessions ---------------------------------------------
     @property

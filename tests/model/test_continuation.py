@@ -91,6 +91,9 @@ def test_owner_is_found_by_name_when_they_join(clock: FakeClock, codev) -> None:
     call = next(i for i in snap.items if i.text == "Appeler la DRH")
     read = next(i for i in snap.items if i.text == "Lire Schein")
     assert snap.owner_id(call) == bob.me and snap.owner_label(call) == "Bob"
+    # Anne's laptop copied the action into this session; it is shown as Bob's.
+    assert call.author == nxt.me and snap.author_name(call) == "Bob"
+    assert "Appeler la DRH — Bob" in export.to_markdown(snap)
     assert snap.owner_id(read) == nxt.me
     assert snap.actions_for(bob.me) == (call,)
     assert snap.absent_members() == ()
