@@ -43,7 +43,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "history": "Actions over time", "from": "from", "evaluation": "Evaluation",
         "ratings": "ratings", "rating": "rating", "mean": "mean", "feedback": "Feedback",
         "meeting": "Next meeting", "place": "place", "whole_day": "whole day",
-        "anonymous_kinds": "Anonymous",
+        "anonymous_kinds": "Anonymous", ":": ": ",
     },
     "fr": {
         "minutes": "Compte rendu", "summary": "Synthèse", "contract": "Contrat",
@@ -64,6 +64,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "from": "issue de", "evaluation": "Évaluation", "ratings": "notes", "rating": "note",
         "mean": "moyenne", "feedback": "Retours", "meeting": "Prochaine rencontre",
         "place": "lieu", "whole_day": "toute la journée", "anonymous_kinds": "Anonymes",
+        ":": "\u00a0: ",  # French puts a (no-break) space before a colon
     },
 }
 
@@ -236,7 +237,7 @@ def _track_line(track: ActionTrack, lab: dict[str, str]) -> str:
         notes = "".join(f" “{' '.join(n.split())}”" for n in step.notes)
         steps.append(f"{_day(step.created)} {lab.get(step.status, step.status)}{notes}")
     owner = f" ({track.owner})" if track.owner else ""
-    return f"{' '.join(track.text.split())}{owner}: " + " → ".join(steps)
+    return f"{' '.join(track.text.split())}{owner}{lab[':']}" + " → ".join(steps)
 
 
 class _Doc:
@@ -255,7 +256,7 @@ class _Doc:
             head = (f"{i + 1}. {phase.title.get(self.lang)} ({phase.minutes} {lab['min']} "
                     f"{lab['planned']}, {_minutes(state.actual_for(i))} {lab['min']} "
                     f"{lab['actual']})")
-            lines = [f"{lab.get(it.kind, it.kind)}: {_item_line(snap, it, lab)}"
+            lines = [f"{lab.get(it.kind, it.kind)}{lab[':']}{_item_line(snap, it, lab)}"
                      for it in snap.items if it.phase == i]
             out.append((head, lines))
         return out
@@ -280,20 +281,20 @@ class _Doc:
         roles = snap.control.roles
         people = ", ".join(p.name for p in snap.participants)
         proto = snap.protocol.name.get(self.lang) if snap.protocol else "?"
-        out = [f"{_local(snap.info.created)} · {lab['protocol']}: {proto}"]
+        out = [f"{_local(snap.info.created)} · {lab['protocol']}{lab[':']}{proto}"]
         if snap.chain:
             earlier = ", ".join(_day(link.created) for link in snap.chain)
-            out.append(f"{lab['group']}: {snap.group.name} · {lab['session_n']} "
-                       f"{len(snap.chain) + 1} ({lab['earlier']}: {earlier})")
-        out += [f"{lab['participants']}: {people}",
-                f"{lab['facilitator']}: {snap.name_of(roles.facilitator)}"]
+            out.append(f"{lab['group']}{lab[':']}{snap.group.name} · {lab['session_n']} "
+                       f"{len(snap.chain) + 1} ({lab['earlier']}{lab[':']}{earlier})")
+        out += [f"{lab['participants']}{lab[':']}{people}",
+                f"{lab['facilitator']}{lab[':']}{snap.name_of(roles.facilitator)}"]
         if roles.client:
-            out[-1] += f" · {lab['client']}: {snap.name_of(roles.client)}"
+            out[-1] += f" · {lab['client']}{lab[':']}{snap.name_of(roles.client)}"
         if roles.scribe:
-            out[-1] += f" · {lab['scribe']}: {snap.name_of(roles.scribe)}"
+            out[-1] += f" · {lab['scribe']}{lab[':']}{snap.name_of(roles.scribe)}"
         if snap.info.anonymous_kinds:
             kinds = ", ".join(lab.get(k, k) for k in snap.info.anonymous_kinds)
-            out.append(f"{lab['anonymous_kinds']}: {kinds}")
+            out.append(f"{lab['anonymous_kinds']}{lab[':']}{kinds}")
         return out
 
     def plan_rows(self) -> list[list[str]]:
@@ -317,7 +318,7 @@ class _Doc:
         lines = []
         for row in snap.tally:
             chosen = f" — {lab['chosen']}" if row.proposal == snap.control.case else ""
-            lines.append(f"{' '.join(row.text.split())} — {snap.name_of(row.proposer)}: "
+            lines.append(f"{' '.join(row.text.split())} — {snap.name_of(row.proposer)}{lab[':']}"
                          f"{row.votes} {lab['votes'] if row.votes != 1 else lab['vote']}"
                          f"{chosen}")
         return lines
@@ -337,7 +338,7 @@ class _Doc:
             noun = lab["rating"] if ev.count == 1 else lab["ratings"]
             lines.append(f"{ev.count} {noun}, {lab['mean']} {ev.mean:.1f} / 5 "
                          f"({spread})")
-        lines += [f"{lab['feedback']}: {line}" for line in ev.feedback]
+        lines += [f"{lab['feedback']}{lab[':']}{line}" for line in ev.feedback]
         return lines
 
     def meeting(self) -> list[str]:

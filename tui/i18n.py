@@ -64,3 +64,9 @@ def t(key: str, /, **values: Any) -> str:
     """The current language's text for ``key``, formatted with ``values``."""
     text = catalog(_current).get(key) or catalog("en").get(key) or key
     return text.format(**values) if values else text
+
+
+def labelled(label: str, value: str) -> str:
+    """"Label: value" as the language writes it (French puts a no-break space before the
+    colon)."""
+    return t("format.labelled", label=label, value=value)

@@ -81,7 +81,7 @@ def test_markdown_minutes(played: Session) -> None:
 
 def test_markdown_in_french(played: Session) -> None:
     md = export.render(played.snapshot, "md", "fr").decode()
-    assert "## Synthèse" in md and "### Plan d'action" in md and "Porteur: Bob" in md
+    assert "## Synthèse" in md and "### Plan d'action" in md and "Porteur\u00a0: Bob" in md
 
 
 def test_html_is_self_contained_and_escaped(played: Session) -> None:

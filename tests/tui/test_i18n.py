@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.i18n import catalog, locale_language, set_language, t
+from tui.i18n import catalog, labelled, locale_language, set_language, t
 
 TUI = Path(__file__).parents[2] / "tui"
 
@@ -70,3 +70,14 @@ def test_formatting() -> None:
     finally:
         set_language("en")
     assert t("no.such.key") == "no.such.key"
+
+
+def test_a_label_and_its_value_as_each_language_writes_them() -> None:
+    assert labelled("Facilitator", "Anne") == "Facilitator: Anne"
+    set_language("fr")
+    try:
+        # A no-break space before the colon: French typography, and never a line that
+        # starts with the colon.
+        assert labelled("Animation", "Anne") == "Animation\u00a0: Anne"
+    finally:
+        set_language("en")

@@ -13,7 +13,7 @@ from textual.widgets import Button, Digits, Label, Static
 from sync.codes import generate_code
 from sync.fingerprint import fingerprint
 from tui.format import NAME_WIDTH, TITLE_WIDTH, line, plain
-from tui.i18n import t
+from tui.i18n import labelled, t
 from tui.messages import LobbyClosed, PeersUpdated, SessionChanged
 from tui.room import Room
 from tui.screens.base import CercleScreen
@@ -70,8 +70,8 @@ class LobbyScreen(CercleScreen):
             addresses = self.addresses or ["127.0.0.1"]
             links = "\n".join(node.join_link(a) for a in addresses)
             self.query_one("#link", Static).update(Text(
-                f"{t('lobby.link')}\n{links}\n{t('lobby.address')}: "
-                + ", ".join(f"{a}:{node.port}" for a in addresses)))
+                f"{t('lobby.link')}\n{links}\n"
+                + labelled(t("lobby.address"), ", ".join(f"{a}:{node.port}" for a in addresses))))
             self.query_one("#code", Digits).update(self._code())
             self.query_one("#words", Static).update(self._words(node.tag or ""))
         # Names are whatever people typed on their own laptops: plain text, one line each.

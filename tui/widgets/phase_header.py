@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from model.snapshot import Snapshot
 from tui.format import TITLE_WIDTH, clock_text, line, name, plain
-from tui.i18n import language, t
+from tui.i18n import labelled, language, t
 from tui.symbols import current as symbols
 
 BAR_WIDTH = 20
@@ -86,11 +86,11 @@ class PhaseHeader(Static):
         bar, level = timer_text(snap, now_ms)
         line2 = Text.assemble(bar)
         roles = snap.control.roles
-        people = [f"{t('role.facilitator')}: {name(snap, roles.facilitator)}"]
+        people = [labelled(t("role.facilitator"), name(snap, roles.facilitator))]
         if roles.client:
-            people.append(f"{t('role.client')}: {name(snap, roles.client)}")
+            people.append(labelled(t("role.client"), name(snap, roles.client)))
         if roles.scribe:
-            people.append(f"{t('role.scribe')}: {name(snap, roles.scribe)}")
+            people.append(labelled(t("role.scribe"), name(snap, roles.scribe)))
         line2.append("   " + " · ".join(people), style="italic")
         lines = [line1, line2]
         floor = floor_line(snap)
