@@ -40,6 +40,7 @@ FACILITATOR_ACTIONS = {"timer", "next", "back", "extend", "roles", "end", "floor
 class LiveScreen(CercleScreen):
     """A session in progress, for whoever sits at this laptop."""
 
+    FKEYS_FIRST = True  # the facilitator's timer and phases, before everyone's Ctrl keys
     BINDINGS = [
         Binding("f5", "timer", "key.timer"),
         Binding("f6", "back", "key.back"),
