@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 from automerge._automerge import Transaction  # not re-exported by automerge.core
 from automerge.core import Document, Message, SyncState
 
+from model.changes import uleb_bytes
+
 if TYPE_CHECKING:  # a stub-only name: at run time the class is ``builtins.Change``
     from automerge._automerge import Change
 
@@ -153,9 +155,10 @@ def changes_message(changes: Sequence[bytes]) -> bytes:
     type byte, then heads, needs and haves, each a count (here 0), then the count of
     changes and each one length-prefixed (ULEB128).
     """
-    parts = [bytes((SYNC_MESSAGE,)), _leb(0), _leb(0), _leb(0), _leb(len(changes))]
+    none = uleb_bytes(0)  # no heads, no needs, no haves
+    parts = [bytes((SYNC_MESSAGE,)), none, none, none, uleb_bytes(len(changes))]
     for change in changes:
-        parts += (_leb(len(change)), change)
+        parts += (uleb_bytes(len(change)), change)
     return b"".join(parts)
 
 
@@ -163,14 +166,3 @@ def apply_changes(doc: Document, changes: Sequence[bytes]) -> None:
     """Apply encoded changes to ``doc`` (through ``changes_message``); the binding's bare
     ``Exception`` (or a panic) when it refuses one."""
     doc.receive_sync_message(SyncState(), Message.decode(changes_message(changes)))
-
-
-def _leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)

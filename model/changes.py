@@ -212,7 +212,8 @@ def obj_id_of(raw: bytes) -> ObjId:
     return reader.uleb(), raw[2 : 2 + length]
 
 
-def _uleb(value: int) -> bytes:
+def uleb_bytes(value: int) -> bytes:
+    """``value`` as an unsigned LEB128 varint, Automerge's integer encoding."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -293,7 +294,7 @@ def decode_change(data: bytes, *, max_size: int) -> DecodedChange:
             raise ChangeFormatError(f"the change inflates past {max_size} bytes")
     elif length > max_size:
         raise ChangeFormatError(f"the change is {length} bytes, over {max_size}")
-    prefix = bytes((CHUNK_CHANGE,)) + _uleb(len(contents))
+    prefix = bytes((CHUNK_CHANGE,)) + uleb_bytes(len(contents))
     digest = hashlib.sha256(prefix + contents).digest()
     if digest[:4] != checksum:
         raise ChangeFormatError("the change's checksum does not match its contents")
