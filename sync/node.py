@@ -68,6 +68,10 @@ PeerView = LinkView
 CONNECT_TIMEOUT: Final = 5.0
 HELLO_TIMEOUT: Final = 10.0
 STOP_GRACE: Final = 2.0  # seconds a leaving node waits for its last frames to leave
+# Handshakes a newcomer tries again after the other side went quiet or hung up once its
+# code was sent: a lossy wifi can drop one, and a laptop posing as the session gets at
+# most this many guesses of the code from one newcomer's join.
+CONFIRMED_TRIES: Final = 3
 
 
 class SessionNode:
@@ -139,6 +143,7 @@ class SessionNode:
         self._stopping = False
         self._changed_pending = False
         self.refused: str | None = None  # why this newcomer was not let in, if it was not
+        self.refused_code = False  # ...because of the join code
         self.admitted = asyncio.Event()  # a newcomer was let in (or this node was a member)
         if anchor is not None:
             self.admitted.set()
@@ -564,12 +569,15 @@ class SessionNode:
 
     async def _join_loop(self, hosts: list[str], port: int, tag: str | None) -> None:
         """A newcomer's attempts: busy means wait and try again (no guess was made); a
-        refused code, or a host that hangs up once our guess is on the table, ends them:
-        a laptop that pretends to be the session gets one guess, not one per redial. An
-        address that does not answer makes way for the next one announced."""
+        refused code ends them, and so does a host that goes quiet or hangs up once our
+        guess is on the table, the ``CONFIRMED_TRIES``-th time: a lossy wifi may cut a
+        handshake, but a laptop that pretends to be the session gets a few guesses, not
+        one per redial. An address that does not answer makes way for the next one
+        announced."""
         backoff = DialBackoff()
         first = (hosts[0], port)
         turn = 0
+        confirmed_failures = 0
         try:
             found: list[tuple[Anchor, Credentials]] = []
 
@@ -596,9 +604,12 @@ class SessionNode:
                     return
                 except (OSError, TimeoutError, HandshakeError, LinkClosed) as exc:
                     if machine.sent_confirm:
-                        self._refuse(addr, "the other side hung up once the code was sent: "
-                                           "it may not be the session you want", True)
-                        return
+                        confirmed_failures += 1
+                        if confirmed_failures >= CONFIRMED_TRIES:
+                            self._refuse(addr, f"the other side hung up {CONFIRMED_TRIES} "
+                                               "times once the code was sent: it may not be "
+                                               "the session you want", True)
+                            return
                     self._emit(LinkProblem(f"{addr[0]}:{addr[1]}",
                                            f"cannot reach {addr[0]}:{addr[1]} ({exc})"))
                     turn += 1
@@ -626,6 +637,7 @@ class SessionNode:
 
     def _refuse(self, addr: Address, reason: str, code: bool) -> None:
         self.refused = reason
+        self.refused_code = code
         where = f"{addr[0]}:{addr[1]}"
         log.warning("joining %s refused: %s", where, reason)
         if code:

@@ -398,7 +398,8 @@ class CercleApp(App[int]):
         except MeetingError as exc:
             where = f"{target.hosts[0]}:{target.port}"
             say({"code": t("join.bad_code"),
-                 "refused": t("join.wrong_code"),
+                 "wrong-code": t("join.wrong_code"),
+                 "refused": t("join.refused", reason=str(exc).removeprefix("refused: ")),
                  "unreachable": t("join.unreachable", address=where)}.get(exc.kind,
                                                                          str(exc)))
             return

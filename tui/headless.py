@@ -350,7 +350,7 @@ async def run_join(*, peer: str | None, tag: str | None, code: str | None, name:
                                               lambda: holder[0].session if holder else None))
     except MeetingError as exc:
         message = str(exc)
-        raise HeadlessError(f"wrong join code: {message}" if "refused" in message
+        raise HeadlessError(f"wrong join code: {message}" if exc.kind == "wrong-code"
                             else message) from None
     holder.append(meeting)
     stop = asyncio.Event()

@@ -49,9 +49,9 @@ _in_use: set[bytes] = set()
 
 class MeetingError(Exception):
     """Hosting or joining failed; str(error) says why, for the person, and ``kind`` what
-    happened, for a caller that says it in the person's language: "refused" (the code,
-    or the laptop), "unreachable", "code" (not a usable code), "file", "not-yours",
-    "listen", "address" or "other"."""
+    happened, for a caller that says it in the person's language: "wrong-code",
+    "refused" (the laptop, for another reason), "unreachable", "code" (not a usable
+    code), "file", "not-yours", "listen", "address" or "other"."""
 
     def __init__(self, message: str, kind: str = "other") -> None:
         super().__init__(message)
@@ -364,15 +364,20 @@ def _other_session_in(file: Path, session_id: str) -> str | None:
     return None
 
 
+def _refused(node: SessionNode) -> MeetingError:
+    return MeetingError(f"refused: {node.refused}",
+                        "wrong-code" if node.refused_code else "refused")
+
+
 async def _wait_for_session(node: SessionNode, target: Target, timeout: float) -> None:
     where = f"{target.hosts[0]}:{target.port}"
     try:
         async with asyncio.timeout(timeout):
             if not await node.wait_synced():
-                raise MeetingError(f"refused: {node.refused}", "refused")
+                raise _refused(node)
     except TimeoutError:
         if node.refused is not None:
-            raise MeetingError(f"refused: {node.refused}", "refused") from None
+            raise _refused(node) from None
         raise MeetingError(f"cannot reach the session at {where} within {timeout:.0f} s "
                            "(is the address right? see Troubleshooting in the README: "
                            "firewall, Local Network permission)", "unreachable") from None

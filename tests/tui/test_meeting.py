@@ -117,3 +117,26 @@ async def test_the_groups_next_meeting_is_announced_as_the_last_one_was(
         assert identity.kept_label(nxt.snapshot.info.group.id) == "Codev Lyon, salle 2"
     finally:
         await meeting.close()
+
+
+# -- refusals --------------------------------------------------------------------------------
+async def test_a_refusal_says_whether_it_was_the_code(tmp_path: Path) -> None:
+    """A wrong code is told as such; a laptop that does not let newcomers in (a participant's,
+    not the host's) is another refusal, which the app words differently (it said "the join
+    code is not right" for both)."""
+    from tests.sync.mesh import LOOPBACK, host_node, joined, newcomer, running
+    from tui.meeting import Target, join
+
+    anne, _, _ = host_node()
+    bob, _, _ = newcomer("Bob")
+    async with running(anne, bob):
+        await joined(bob, anne, "Bob")
+        with pytest.raises(MeetingError) as wrong:
+            await join(Target((LOOPBACK,), anne.port, anne.tag), name="Eve", code="0000-0000",
+                       file=tmp_path / "eve.cercle", interface=LOOPBACK, timeout=20)
+        assert wrong.value.kind == "wrong-code"
+        with pytest.raises(MeetingError) as other:
+            await join(Target((LOOPBACK,), bob.port, anne.tag), name="Carl",
+                       code=anne.code, file=tmp_path / "carl.cercle", interface=LOOPBACK,
+                       timeout=20)
+        assert other.value.kind == "refused" and "join through the host" in str(other.value)
