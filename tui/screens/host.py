@@ -97,8 +97,7 @@ class HostScreen(CercleScreen):
     def _previous_read(self, title: str, label: str) -> None:
         # A title is whoever created the session's text: plain, one line.
         self.query_one("#continuing", Static).update(
-            plain(t("host.continuing", file=f"« {line(title, 60)} »"
-                    if language() == "fr" else f"“{line(title, 60)}”")))
+            plain(t("host.continuing", file=line(title, 60))))
         field = self.query_one("#label", Input)
         if label and not self.label and field.value in (default_label(self._last_name), ""):
             field.value = line(label, MAX_LABEL_BYTES)
